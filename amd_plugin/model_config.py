@@ -1,0 +1,42 @@
+"""The model's own config: what is needed to rebuild the network from a checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Backbone = Literal["resnet50", "resnet18", "small"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture knobs. Defaults are the paper's setting (DESIGN.md §2).
+
+    Attributes:
+        backbone: appearance encoder; ``resnet50`` as in the paper, ``resnet18`` or the
+            ``small`` stride-8 conv net for CPU runs.
+        num_segments: K, the number of soft masks.
+        head_channels: width of the FCN head's two 3×3 convs.
+        head_dilation: dilation (and padding) of those convs.
+        dropout: Dropout2d rate before the 1×1 classifier (training only).
+        small_width: base width of the ``small`` backbone.
+        motion_size: (H, W) the motion pathway runs at; multiples of 64.
+        pair_masks_with_other_frame: reference behaviour: flow on frame A's grid is
+            composed with frame B's masks (and vice versa).
+    """
+
+    backbone: Backbone = "resnet50"
+    num_segments: int = 5
+    head_channels: int = 256
+    head_dilation: int = 6
+    dropout: float = 0.1
+    small_width: int = 32
+    motion_size: tuple[int, int] = (384, 640)
+    pair_masks_with_other_frame: bool = True
+
+    def __post_init__(self) -> None:
+        h, w = self.motion_size
+        if h % 64 or w % 64 or h <= 0 or w <= 0:
+            raise ValueError(f"model.motion_size must be positive multiples of 64, got {self.motion_size}")
+        if self.num_segments < 2:
+            raise ValueError(f"model.num_segments must be >= 2, got {self.num_segments}")

@@ -1,0 +1,1 @@
+"""Everything that learns: data, losses, trainer, test-time adaptation, evaluation."""

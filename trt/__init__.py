@@ -1,0 +1,1 @@
+"""ONNX export, TensorRT engine build and runtimes that honour the ``Segmenter`` interface."""
