@@ -1,0 +1,184 @@
+"""Checkpoints: our own format (atomic writes) and loading of the authors' release.
+
+Our format is a dict with ``format == "amd-objectness"``: weights, the model config (enough
+to rebuild the network), the resolved run config, the foreground channel, the package
+version, and for training runs optimizer/scheduler/step/RNG state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from amd_plugin import __version__
+from amd_plugin.config import ConfigError, from_dict, to_dict
+from amd_plugin.model_config import ModelConfig
+from amd_plugin.modeling.amd import AMD
+
+FORMAT = "amd-objectness"
+ASSETS = Path(__file__).resolve().parent / "assets"
+# Checkpoints that ship with the package, loadable by name.
+BUILTIN_CHECKPOINTS = {"synthetic-small": ASSETS / "amd_synthetic_small.pt"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
+    """Write via a temp file in the same folder + fsync + rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
+
+
+def checkpoint_payload(
+    model: AMD, foreground_channel: int | None = None, run_config: Any = None, **extra: Any
+) -> dict[str, Any]:
+    """The dict our checkpoints hold (``extra``: optimizer, scheduler, step, rng, …)."""
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "model_config": to_dict(model.cfg),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "foreground_channel": foreground_channel,
+        "config": to_dict(run_config) if run_config is not None else None,
+        **extra,
+    }
+
+
+def save_checkpoint(
+    model: AMD, path: str | Path, foreground_channel: int | None = None, run_config: Any = None, **extra: Any
+) -> Path:
+    """Atomically write a checkpoint that :func:`load_model` can rebuild the model from."""
+    atomic_torch_save(checkpoint_payload(model, foreground_channel, run_config, **extra), path)
+    return Path(path)
+
+
+def resolve_checkpoint_path(path_or_name: str | Path) -> Path:
+    if str(path_or_name) in BUILTIN_CHECKPOINTS:
+        path = BUILTIN_CHECKPOINTS[str(path_or_name)]
+        if not path.exists():
+            raise CheckpointError(f"built-in checkpoint '{path_or_name}' is missing from the package ({path})")
+        return path
+    path = Path(path_or_name).expanduser()
+    if not path.exists():
+        names = ", ".join(BUILTIN_CHECKPOINTS)
+        raise CheckpointError(f"{path}: checkpoint not found (built-in names: {names})")
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """``torch.load`` on CPU with a clear error naming the file."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+    return obj
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A model plus what its checkpoint said about it."""
+
+    model: AMD
+    foreground_channel: int | None
+    source: str  # "ours" or "official"
+    path: Path | None
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+    checkpoint: dict[str, Any]
+
+
+def load_state_strict(model: AMD, state: dict[str, torch.Tensor], source: Path | str) -> tuple[list[str], list[str]]:
+    """Load by name; refuse shape mismatches with a message naming the keys and shapes."""
+    own = model.state_dict()
+    mismatched = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
+    if mismatched:
+        listing = "\n  ".join(mismatched[:10])
+        more = f"\n  … and {len(mismatched) - 10} more" if len(mismatched) > 10 else ""
+        raise CheckpointError(
+            f"{source}: {len(mismatched)} weight(s) have the wrong shape for this model "
+            f"(another architecture?):\n  {listing}{more}"
+        )
+    result = model.load_state_dict(state, strict=False)
+    return list(result.missing_keys), list(result.unexpected_keys)
+
+
+def build_from_ours(ckpt: dict[str, Any], path: Path | str) -> LoadedModel:
+    try:
+        cfg = from_dict(ModelConfig, ckpt.get("model_config") or {})
+    except (ConfigError, ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: invalid model config in checkpoint ({err})") from err
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint has no state_dict")
+    model = AMD(cfg)
+    missing, unexpected = load_state_strict(model, state, path)
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {len(missing)} weight(s), e.g. {missing[:3]}")
+    return LoadedModel(model, ckpt.get("foreground_channel"), "ours", Path(path), missing, unexpected, ckpt)
+
+
+def load_model(
+    path_or_name: str | Path,
+    device: str | torch.device = "cpu",
+    strict_official: bool = False,
+    eval_mode: bool = True,
+) -> LoadedModel:
+    """Load our checkpoint, a built-in one by name, or the authors' ``amd_pretrained.pth``.
+
+    The format is detected from the keys. Returns the model (on ``device``, eval mode by
+    default) with its foreground channel (1 for the official release; ``None`` when a
+    checkpoint did not store one — then choose it with ``amd_plugin.objectness``).
+    """
+    from amd_plugin.official import build_from_official, is_official_checkpoint
+
+    path = resolve_checkpoint_path(path_or_name)
+    ckpt = read_checkpoint(path)
+    if ckpt.get("format") == FORMAT:
+        loaded = build_from_ours(ckpt, path)
+    elif is_official_checkpoint(ckpt):
+        loaded = build_from_official(ckpt, path, strict=strict_official)
+    else:
+        keys = list(ckpt)[:5]
+        raise CheckpointError(f"{path}: neither an amd-objectness nor an official AMD checkpoint (top keys {keys})")
+    loaded.model.to(device)
+    loaded.model.train(not eval_mode)
+    return loaded

@@ -1,0 +1,89 @@
+"""The AMD model: appearance pathway + motion pathway bound by segment flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amd_plugin.model_config import ModelConfig
+from amd_plugin.modeling.appearance import AppearancePathway
+from amd_plugin.modeling.motion import MotionOutput, MotionPathway
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def normalize(images_uint8_scale: torch.Tensor) -> torch.Tensor:
+    """``B×3×H×W`` RGB on the 0–255 scale → ImageNet-normalised."""
+    mean = images_uint8_scale.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = images_uint8_scale.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images_uint8_scale - mean) / std
+
+
+def denormalize(images: torch.Tensor) -> torch.Tensor:
+    """ImageNet-normalised ``B×3×H×W`` → RGB in [0, 1]."""
+    mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images * std + mean) / 255.0
+
+
+@dataclass
+class AMDOutput:
+    """Everything one training step needs.
+
+    Attributes:
+        logits_a, logits_b: ``B×K×h×w`` appearance logits (1/8 of the crop).
+        masks_a, masks_b: their softmax over K.
+        frame_a, frame_b: ``B×3×Hm×Wm`` RGB in [0, 1] at the motion resolution.
+        motion: segment and dense flows (see :class:`MotionOutput`).
+    """
+
+    logits_a: torch.Tensor
+    logits_b: torch.Tensor
+    masks_a: torch.Tensor
+    masks_b: torch.Tensor
+    frame_a: torch.Tensor
+    frame_b: torch.Tensor
+    motion: MotionOutput
+
+
+class AMD(nn.Module):
+    """Appearance–motion decomposition (Wang et al., NeurIPS 2021).
+
+    ``forward(frame_a, frame_b)`` takes two ImageNet-normalised frames ``B×3×H×W``, segments
+    each with the appearance pathway, and explains their difference with segment flow.
+    """
+
+    def __init__(self, cfg: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or ModelConfig()
+        self.appearance = AppearancePathway(self.cfg)
+        self.motion = MotionPathway(self.cfg.pair_masks_with_other_frame)
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> AMD:
+        return cls(cfg)
+
+    @property
+    def num_segments(self) -> int:
+        return self.cfg.num_segments
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        """Soft masks ``B×K×h×w`` (softmax of the appearance logits)."""
+        return self.appearance(images).softmax(dim=1)
+
+    def forward(self, frame_a: torch.Tensor, frame_b: torch.Tensor) -> AMDOutput:
+        b = frame_a.shape[0]
+        # both frames through the appearance network in one batch: BatchNorm sees 2B images
+        logits = self.appearance(torch.cat([frame_a, frame_b]))
+        logits_a, logits_b = logits[:b], logits[b:]
+        masks = logits.softmax(dim=1)
+        masks_a, masks_b = masks[:b], masks[b:]
+        size = self.cfg.motion_size
+        rgb = F.interpolate(denormalize(torch.cat([frame_a, frame_b])), size=size, mode="bilinear", align_corners=True)
+        rgb_a, rgb_b = rgb[:b], rgb[b:]
+        motion = self.motion(rgb_a, rgb_b, masks_a, masks_b)
+        return AMDOutput(logits_a, logits_b, masks_a, masks_b, rgb_a, rgb_b, motion)

@@ -1,0 +1,59 @@
+"""Appearance pathway: one image → K segment logits at 1/8 scale."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from amd_plugin.modeling.backbone import build_backbone
+from amd_plugin.model_config import ModelConfig
+
+
+class ConvBNReLU(nn.Module):
+    """3×3 conv (no bias) + BatchNorm + ReLU; attribute names match the reference's."""
+
+    def __init__(self, cin: int, cout: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.activate = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.bn(self.conv(x)))
+
+
+class FCNHead(nn.Module):
+    """Two dilated 3×3 ConvBNReLU, Dropout2d, then a 1×1 conv to K logits."""
+
+    def __init__(self, cin: int, channels: int, num_segments: int, dilation: int, dropout: float):
+        super().__init__()
+        self.convs = nn.Sequential(
+            ConvBNReLU(cin, channels, dilation), ConvBNReLU(channels, channels, dilation)
+        )
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.conv_seg = nn.Conv2d(channels, num_segments, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.conv_seg(self.dropout(self.convs(features)))
+
+
+class AppearancePathway(nn.Module):
+    """``B×3×H×W`` ImageNet-normalised images → ``B×K×⌈H/8⌉×⌈W/8⌉`` segment logits.
+
+    A softmax over K gives the soft segment masks.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.backbone = build_backbone(cfg.backbone, cfg.small_width)
+        self.head = FCNHead(
+            self.backbone.out_channels,
+            cfg.head_channels,
+            cfg.num_segments,
+            cfg.head_dilation,
+            cfg.dropout,
+        )
+        self.output_stride = 8
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images))

@@ -1,0 +1,188 @@
+"""Motion pathway: a PWC-Net-lite that turns an image pair and soft masks into segment flow.
+
+Reads like the paper: features of both frames are correlated coarse → fine; at each level a
+shared estimator produces a 96-channel motion feature; the feature is average-pooled inside
+every soft mask and a small head turns each pooled vector into one flow vector per segment;
+the level's flow is Σ_k mask_k · flow_k. A dense ("whole") flow from the unpooled head is
+accumulated alongside as a diagnostic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amd_plugin.modeling.correlation import cost_volume
+from amd_plugin.modeling.warp import flow_warp
+
+PYRAMID_CHANNELS = (3, 16, 32, 64, 96, 128, 192)
+NUM_LEVELS = 5  # coarsest (1/64) … 1/4
+SEARCH_RADIUS = 4
+
+
+def conv_lrelu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2), nn.LeakyReLU(0.1, inplace=True)
+    )
+
+
+class FeaturePyramid(nn.Module):
+    """Six levels, each conv3×3/2 + LeakyReLU then conv3×3 + LeakyReLU.
+
+    ``B×3×H×W`` → list of features, coarsest first: 192ch@1/64, 128@1/32, …, 16@1/2.
+    """
+
+    def __init__(self, channels: tuple[int, ...] = PYRAMID_CHANNELS) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Sequential(conv_lrelu(cin, cout, stride=2), conv_lrelu(cout, cout))
+            for cin, cout in zip(channels[:-1], channels[1:])
+        )
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        x = image
+        for conv in self.convs:
+            x = conv(x)
+            features.append(x)
+        return features[::-1]
+
+
+class FlowEstimator(nn.Module):
+    """Shared densely connected estimator; returns the 96-channel motion feature.
+
+    ``conv1..conv5`` widths 128, 128, 96, 64, 32, each fed the previous two outputs; the
+    flow head (``predict_flow1`` 1×1 96→64 + LeakyReLU, ``predict_flow2`` 1×1 64→2) is applied
+    both densely and to mask-pooled vectors.
+    """
+
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.conv1 = conv_lrelu(cin, 128)
+        self.conv2 = conv_lrelu(128, 128)
+        self.conv3 = conv_lrelu(128 + 128, 96)
+        self.conv4 = conv_lrelu(128 + 96, 64)
+        self.conv5 = conv_lrelu(96 + 64, 32)
+        self.predict_flow1 = conv_lrelu(64 + 32, 64, kernel=1)
+        self.predict_flow2 = nn.Sequential(nn.Conv2d(64, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.conv1(x)
+        x2 = self.conv2(x1)
+        x3 = self.conv3(torch.cat([x1, x2], 1))
+        x4 = self.conv4(torch.cat([x2, x3], 1))
+        x5 = self.conv5(torch.cat([x3, x4], 1))
+        return torch.cat([x4, x5], 1)
+
+    def flow_head(self, feature: torch.Tensor) -> torch.Tensor:
+        """``N×96×h×w`` → ``N×2×h×w``."""
+        return self.predict_flow2(self.predict_flow1(feature))
+
+
+def masked_average(feature: torch.Tensor, masks: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Average ``B×C×h×w`` features inside each of ``B×K×h×w`` soft masks → ``B×K×C``.
+
+    ``eps`` keeps an empty mask from dividing by zero (the reference has no guard).
+    """
+    weighted = torch.einsum("bkhw,bchw->bkc", masks, feature)
+    return weighted / (masks.sum(dim=(2, 3)).unsqueeze(-1) + eps)
+
+
+def compose_segment_flow(masks: torch.Tensor, segment_flows: torch.Tensor) -> torch.Tensor:
+    """Σ_k mask_k · flow_k: ``B×K×h×w`` masks and ``B×K×2`` vectors → ``B×2×h×w``."""
+    return torch.einsum("bkhw,bkc->bchw", masks, segment_flows)
+
+
+def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear (align_corners) ×factor upsampling; values scale with the grid."""
+    return F.interpolate(flow * factor, scale_factor=factor, mode="bilinear", align_corners=True)
+
+
+@dataclass
+class MotionOutput:
+    """Flows in pixels of the motion resolution, finest first, each ``B×2×h×w``.
+
+    ``forward`` maps frame A's pixels into frame B (A is rebuilt by warping B with it);
+    ``backward`` the reverse. ``*_segments`` hold the finest per-segment vectors ``B×K×2``.
+    """
+
+    forward: list[torch.Tensor]
+    backward: list[torch.Tensor]
+    forward_whole: list[torch.Tensor]
+    backward_whole: list[torch.Tensor]
+    forward_segments: torch.Tensor
+    backward_segments: torch.Tensor
+
+
+class MotionPathway(nn.Module):
+    """``(frame_a, frame_b, masks_a, masks_b)`` → :class:`MotionOutput`.
+
+    Frames are ``B×3×H×W`` RGB in [0, 1] with H, W multiples of 64; masks are ``B×K×h×w``
+    soft masks of any size (resized per level, bilinear, align_corners=True).
+    With ``pair_masks_with_other_frame`` (reference behaviour, default) the flow on frame
+    A's grid is composed with frame B's masks and vice versa.
+    """
+
+    def __init__(self, pair_masks_with_other_frame: bool = True) -> None:
+        super().__init__()
+        self.pair_masks_with_other_frame = pair_masks_with_other_frame
+        self.pyramid = FeaturePyramid()
+        reduce_inputs = PYRAMID_CHANNELS[::-1][:NUM_LEVELS]  # 192, 128, 96, 64, 32
+        self.reduce = nn.ModuleList(conv_lrelu(c, 32, kernel=1) for c in reduce_inputs)
+        cost_channels = (2 * SEARCH_RADIUS + 1) ** 2
+        self.estimator = FlowEstimator(cost_channels + 32 + 2)
+        self.leaky = nn.LeakyReLU(0.1)
+
+    def forward(
+        self,
+        frame_a: torch.Tensor,
+        frame_b: torch.Tensor,
+        masks_a: torch.Tensor,
+        masks_b: torch.Tensor,
+    ) -> MotionOutput:
+        h, w = frame_a.shape[-2:]
+        if h % 64 or w % 64:
+            raise ValueError(f"motion pathway needs H, W multiples of 64, got {h}×{w}")
+        # one pyramid pass for both frames (batched) saves a second trip through the convs
+        pyramids = self.pyramid(torch.cat([frame_a, frame_b]))
+        b = frame_a.shape[0]
+        feats_a = [f[:b] for f in pyramids]
+        feats_b = [f[b:] for f in pyramids]
+        fw_masks, bw_masks = (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
+        fw, fw_whole, fw_seg = self.decode(feats_a, feats_b, fw_masks)
+        bw, bw_whole, bw_seg = self.decode(feats_b, feats_a, bw_masks)
+        return MotionOutput(fw, bw, fw_whole, bw_whole, fw_seg, bw_seg)
+
+    def decode(
+        self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, ×4 upsampled)."""
+        b, _, h0, w0 = feats_1[0].shape
+        k = masks.shape[1]
+        flow = feats_1[0].new_zeros(b, 2, h0, w0)
+        whole = feats_1[0].new_zeros(b, 2, h0, w0)
+        segment_flows = feats_1[0].new_zeros(b, k, 2)
+        flows, wholes = [], []
+        for level in range(NUM_LEVELS):
+            x1, x2 = feats_1[level], feats_2[level]
+            if level > 0:
+                flow = upsample_flow(flow, 2)
+                whole = upsample_flow(whole, 2)
+                segment_flows = segment_flows * 2  # constant per-segment maps: upsampling is ×2
+                x2 = flow_warp(x2, flow)
+            cost = self.leaky(cost_volume(x1, x2, SEARCH_RADIUS))
+            feature = self.estimator(torch.cat([cost, self.reduce[level](x1), flow], 1))
+            level_masks = F.interpolate(masks, size=x1.shape[-2:], mode="bilinear", align_corners=True)
+            pooled = masked_average(feature, level_masks)  # B×K×96
+            residual = self.estimator.flow_head(pooled.reshape(b * k, -1, 1, 1)).reshape(b, k, 2)
+            segment_flows = segment_flows + residual
+            flow = compose_segment_flow(level_masks, segment_flows)
+            whole = whole + self.estimator.flow_head(feature)
+            flows.append(flow)
+            wholes.append(whole)
+        flows = [upsample_flow(f, 4) for f in flows[::-1]]
+        wholes = [upsample_flow(f, 4) for f in wholes[::-1]]
+        return flows, wholes, segment_flows * 4

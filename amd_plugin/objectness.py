@@ -1,0 +1,120 @@
+"""Objectness score and label-free choice of the foreground channel.
+
+Objectness (one float in [0, 1] per image) answers "is there one distinct object here?":
+
+    objectness = contrast × size × (1 − border_fill)
+
+* ``contrast``: mean foreground probability inside the predicted mask (p > 0.5) minus the
+  mean outside it; 0 when nothing is predicted. A confident, clean segment scores near 1;
+  a uniform or hesitant map near 0.
+* ``size``: a soft window on the mask's area fraction ``a``: ``min(1, a / 0.005)`` (specks
+  are not objects) × ``min(1, (0.95 − a) / 0.35)`` clipped at 0 (a mask covering nearly
+  everything is background, not an object).
+* ``border_fill``: fraction of the image's border ring (width 1/16 of the short side) that
+  is foreground; an object may touch the border, a mask that fills the frame's edge is not
+  an object.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_AREA = 0.005
+MAX_AREA = 0.95
+AREA_RAMP = 0.35
+
+
+def border_ring(height: int, width: int, fraction: float = 1 / 16) -> np.ndarray:
+    """Boolean ``H×W`` mask of the outer ring (at least one pixel wide)."""
+    t = max(1, round(min(height, width) * fraction))
+    ring = np.zeros((height, width), dtype=bool)
+    ring[:t] = ring[-t:] = True
+    ring[:, :t] = ring[:, -t:] = True
+    return ring
+
+
+def objectness_score(foreground: np.ndarray) -> float:
+    """Score an ``H×W`` foreground probability map (see module docstring)."""
+    p = np.asarray(foreground, dtype=np.float32)
+    if p.size == 0:
+        return 0.0
+    mask = p > 0.5
+    area = float(mask.mean())
+    if area == 0.0:
+        return 0.0
+    inside = float(p[mask].mean())
+    outside = float(p[~mask].mean()) if area < 1.0 else 0.0
+    contrast = max(0.0, inside - outside)
+    size = min(1.0, area / MIN_AREA) * float(np.clip((MAX_AREA - area) / AREA_RAMP, 0.0, 1.0))
+    ring = border_ring(*p.shape)
+    border_fill = float(mask[ring].mean())
+    return float(np.clip(contrast * size * (1.0 - border_fill), 0.0, 1.0))
+
+
+def channel_statistics(masks: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-channel label-free statistics of soft masks ``T×K×h×w`` (T frames).
+
+    Returns ``mass`` (mean probability), ``border_share`` (fraction of a channel's mass that
+    lies on the border ring) and ``temporal_iou`` (IoU of the argmax region between
+    consecutive frames; 1 for a single frame), each of length K.
+    """
+    masks = np.asarray(masks, dtype=np.float32)
+    t, k, h, w = masks.shape
+    ring = border_ring(h, w)
+    mass = masks.mean(axis=(0, 2, 3))
+    total = masks.sum(axis=(0, 2, 3)) + 1e-6
+    border_share = masks[:, :, ring].sum(axis=(0, 2)) / total
+    hard = masks.argmax(axis=1)  # T×h×w
+    temporal = np.ones(k, dtype=np.float32)
+    if t > 1:
+        for c in range(k):
+            region = hard == c
+            inter = (region[1:] & region[:-1]).sum()
+            union = (region[1:] | region[:-1]).sum()
+            temporal[c] = inter / union if union else 0.0
+    return {"mass": mass, "border_share": border_share, "temporal_iou": temporal}
+
+
+def choose_foreground_channel(
+    masks: np.ndarray,
+    segment_motion: np.ndarray | None = None,
+    min_mass: float = 0.02,
+) -> int:
+    """Pick the foreground channel without labels.
+
+    Args:
+        masks: soft masks ``T×K×h×w`` over a set of frames (softmax outputs).
+        segment_motion: optional ``T×K×2`` per-segment flow vectors (segment flow). When
+            given, a channel whose motion departs from the mass-weighted dominant motion is
+            preferred: the paper's premise is that objects move differently from the scene.
+        min_mass: channels holding less than this mean probability are not candidates (a
+            nearly empty channel is also absent from the border, which fooled a naive rule).
+
+    Returns:
+        the channel index.
+    """
+    masks = np.asarray(masks, dtype=np.float32)
+    stats = channel_statistics(masks)
+    mass = stats["mass"]
+    candidates = np.flatnonzero(mass >= min_mass)
+    if candidates.size == 0:
+        candidates = np.arange(masks.shape[1])
+    # Appearance evidence: how little of the channel's mass sits on the border, relative to
+    # what a channel spread uniformly would have there.
+    ring_fraction = border_ring(*masks.shape[-2:]).mean()
+    centredness = np.clip(1.0 - stats["border_share"] / max(ring_fraction, 1e-6), 0.0, 1.0)
+    score = centredness.copy()
+    if segment_motion is not None:
+        motion = np.asarray(segment_motion, dtype=np.float32)  # T×K×2
+        weights = masks.mean(axis=(2, 3))  # T×K
+        dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
+        departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)  # T×K
+        departure = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+        scale = departure[candidates].max()
+        if scale > 1e-3:
+            score = score + departure / scale
+    # a region that never exceeds the others anywhere cannot be the object
+    if masks.shape[0] > 0:
+        present = np.bincount(masks.argmax(1).ravel(), minlength=masks.shape[1]) > 0
+        score = np.where(present, score, score - 10.0)
+    return int(candidates[np.argmax(score[candidates])])
