@@ -1,0 +1,95 @@
+"""Training checkpoints: atomic, resumable (weights, optimizer, scheduler, step, RNG, sampler
+position), last N kept, ``last.pt`` always pointing at a complete file."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from amd_plugin.checkpoint import CheckpointError, atomic_torch_save, checkpoint_payload, read_checkpoint
+
+log = logging.getLogger(__name__)
+LAST = "last.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 - saved so third-party code resumes too
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_training_checkpoint(
+    out_dir: Path,
+    model: torch.nn.Module,
+    run_config: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    data_position: dict[str, int],
+    foreground_channel: int | None,
+    keep_last: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``ckpt_<step>.pt`` then ``last.pt`` (both atomically) and prune old ones.
+
+    A failing write (full disk, permissions) raises with the path and leaves every
+    previously written checkpoint untouched.
+    """
+    payload = checkpoint_payload(
+        model,
+        foreground_channel,
+        run_config,
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(),
+        step=step,
+        data_position=data_position,
+        rng=rng_state(),
+        **(extra or {}),
+    )
+    path = out_dir / f"ckpt_{step:08d}.pt"
+    try:
+        atomic_torch_save(payload, path)
+        atomic_torch_save(payload, out_dir / LAST)
+    except OSError as err:
+        raise CheckpointError(
+            f"{path}: could not write checkpoint ({err.strerror or err}); the previous checkpoint is intact"
+        ) from err
+    if keep_last > 0:
+        for old in sorted(out_dir.glob("ckpt_*.pt"))[:-keep_last]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def load_resume_state(out_dir: Path) -> dict[str, Any] | None:
+    """The newest complete checkpoint of a run, or None. Falls back past unreadable files."""
+    candidates = [out_dir / LAST, *sorted(out_dir.glob("ckpt_*.pt"), reverse=True)]
+    for path in candidates:
+        if not path.exists():
+            continue
+        try:
+            state = read_checkpoint(path)
+        except CheckpointError as err:
+            log.warning("skipping unreadable checkpoint: %s", err)
+            continue
+        if "optimizer" in state and "step" in state:
+            state["_path"] = str(path)
+            return state
+    return None

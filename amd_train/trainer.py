@@ -1,0 +1,235 @@
+"""One readable training loop for AMD: CPU, one GPU, or many through ``torchrun`` (DDP).
+
+    for each batch of frame pairs:
+        masks  = softmax(appearance(frame))            # both frames
+        flows  = motion(frame_a, frame_b, masks)        # segment flow, both directions
+        loss   = view_synthesis(flows, frame_a, frame_b)
+        step Adam; poly-decay the learning rate
+
+Everything else here is bookkeeping: exact resume, atomic checkpoints, a NaN guard,
+previews, periodic label-free evaluation on held-out videos.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, IterableDataset
+from tqdm import tqdm
+
+from amd_plugin.config import save_yaml
+from amd_plugin.modeling.amd import AMD
+from amd_train.checkpointing import load_resume_state, save_training_checkpoint, set_rng_state
+from amd_train.config import TrainConfig
+from amd_train.data.datasets import build_dataset, frame_pair_collate
+from amd_train.data.sampling import make_generator, worker_init_fn
+from amd_train.distributed import DistInfo, all_reduce_mean, setup_distributed
+from amd_train.heldout import HeldOutEvaluator
+from amd_train.losses import view_synthesis_loss
+from amd_train.previews import RunLogger, mask_statistics, write_preview
+from amd_train.sampler import ResumableSampler
+
+log = logging.getLogger("amd-train")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; the last good checkpoint is left intact."""
+
+
+def poly_lambda(cfg: TrainConfig):
+    """Per-iteration poly decay (power 0.9) to a floor, with optional linear warmup."""
+    o, total = cfg.optim, max(1, cfg.run.max_steps)
+
+    def factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps else 1.0
+        lr = (o.lr - o.min_lr) * (1 - min(step, total) / total) ** o.poly_power + o.min_lr
+        return warm * lr / o.lr
+
+    return factor
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    foreground_channel: int | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+def build_loader(cfg: TrainConfig, info: DistInfo, state: TrainState):
+    dataset = build_dataset(cfg.data, seed=cfg.run.seed, rank=info.rank)
+    dataset.set_epoch(state.epoch)
+    kwargs = dict(
+        batch_size=cfg.run.batch_size,
+        num_workers=cfg.data.num_workers,
+        collate_fn=frame_pair_collate,
+        worker_init_fn=worker_init_fn,
+        generator=make_generator(cfg.run.seed + state.epoch, info.rank),
+        drop_last=True,
+        persistent_workers=False,
+    )
+    if isinstance(dataset, IterableDataset):
+        return dataset, DataLoader(dataset, **kwargs), None
+    sampler = ResumableSampler(len(dataset), cfg.run.seed, info.rank, info.world_size, cfg.run.batch_size)
+    sampler.set_position(state.epoch, state.batch_in_epoch)
+    return dataset, DataLoader(dataset, sampler=sampler, **kwargs), sampler
+
+
+def autocast_context(cfg: TrainConfig, device: torch.device):
+    if cfg.run.amp == "off" or device.type != "cuda":
+        return nullcontext()
+    dtype = torch.bfloat16 if cfg.run.amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
+    """Run (or resume) training as configured; returns the final state."""
+    info = setup_distributed(cfg.run.device)
+    out_dir = Path(cfg.run.out_dir)
+    if cfg.run.threads > 0:
+        torch.set_num_threads(cfg.run.threads)
+    if cfg.run.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(cfg.run.seed + info.rank)
+
+    model = AMD.from_config(cfg.model).to(info.device)
+    if cfg.run.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if info.enabled:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda")
+
+    state = TrainState()
+    resume = load_resume_state(out_dir) if cfg.run.resume else None
+    if resume is not None:
+        model.load_state_dict(resume["state_dict"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        set_rng_state(resume["rng"])
+        pos = resume.get("data_position", {})
+        state = TrainState(resume["step"], pos.get("epoch", 0), pos.get("batch_in_epoch", 0), resume.get("foreground_channel"), resume.get("history", []))
+        if info.is_main:
+            log.info("resumed from %s at step %d", resume["_path"], state.step)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(cfg, out_dir / "config.yaml")
+
+    core = model
+    net = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None) if info.enabled else model
+    if cfg.run.compile:
+        net = torch.compile(net)
+    dataset, loader, sampler = build_loader(cfg, info, state)
+    run_log = RunLogger(out_dir, cfg.run.tensorboard) if info.is_main else None
+    evaluator = HeldOutEvaluator(cfg) if info.is_main else None
+    minutes_before = state.history[-1]["minutes"] if state.history else 0.0
+    start = time.monotonic()
+    last_ckpt_time = start
+    bar = tqdm(total=cfg.run.max_steps, initial=state.step, desc="train", unit="step", disable=not (show_progress and info.is_main), dynamic_ncols=True)
+
+    def elapsed_minutes() -> float:
+        return minutes_before + (time.monotonic() - start) / 60.0
+
+    def checkpoint() -> None:
+        if info.is_main:
+            save_training_checkpoint(
+                out_dir, core, cfg, optimizer, scheduler, state.step,
+                {"epoch": state.epoch, "batch_in_epoch": state.batch_in_epoch},
+                state.foreground_channel, cfg.run.keep_last, {"history": state.history, "minutes": elapsed_minutes()},
+            )  # fmt: skip
+
+    def evaluate() -> None:
+        if evaluator is None or not evaluator.enabled:
+            return
+        result = evaluator.run(core)
+        result.update(step=state.step, minutes=elapsed_minutes())
+        state.history.append(result)
+        run_log.scalars(state.step, {k: v for k, v in result.items() if isinstance(v, (int, float))}, kind="eval")
+        bar.write(f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only)")
+
+    model.train()
+    accumulate = max(1, cfg.optim.accumulate)
+    last_eval_minutes = elapsed_minutes()
+    done = state.step >= cfg.run.max_steps
+    tick = time.monotonic()
+    skip = state.batch_in_epoch if sampler is None else 0  # iterable streams: fast-forward
+    while not done:
+        batches = iter(loader)
+        for _ in range(skip):
+            next(batches, None)
+        skip = 0
+        for micro, batch in enumerate(batches):
+            frame_a = batch["frame_a"].to(info.device, non_blocking=True)
+            frame_b = batch["frame_b"].to(info.device, non_blocking=True)
+            sync = (micro + 1) % accumulate == 0
+            with (net.no_sync() if info.enabled and not sync else nullcontext()), autocast_context(cfg, info.device):
+                out = net(frame_a, frame_b)
+                loss, terms = view_synthesis_loss(out.motion.forward, out.motion.backward, out.frame_a.float(), out.frame_b.float(), cfg.loss)
+                scaler.scale(loss / accumulate).backward()
+            if not math.isfinite(float(loss.detach())):
+                checkpoint_note = "the last good checkpoint in " + str(out_dir) + " is intact"
+                raise TrainingDiverged(f"loss became {float(loss)} at step {state.step}; stopping ({checkpoint_note})")
+            state.batch_in_epoch += 1
+            if not sync:
+                continue
+            if cfg.optim.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            state.step += 1
+            bar.update(1)
+
+            if state.step % cfg.run.log_every == 0 or state.step == 1:
+                loss_mean = float(all_reduce_mean(loss.detach(), info))
+                now = time.monotonic()
+                pairs_per_s = cfg.run.log_every * cfg.run.batch_size * accumulate * info.world_size / max(now - tick, 1e-9)
+                tick = now
+                if run_log is not None:
+                    values = {"loss": loss_mean, "lr": scheduler.get_last_lr()[0], "pairs_per_s": pairs_per_s}
+                    values.update({k: float(v) for k, v in terms.items()})
+                    values.update(mask_statistics(out.masks_a.detach()))
+                    run_log.scalars(state.step, values)
+                bar.set_postfix(loss=f"{loss_mean:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            if run_log is not None and cfg.run.preview_every and state.step % cfg.run.preview_every == 0:
+                picture = write_preview(out, out_dir / "previews" / f"step_{state.step:08d}.png")
+                run_log.image(state.step, "preview", picture)
+            if evaluator is not None and evaluator.due(state.step, elapsed_minutes() - last_eval_minutes):
+                evaluate()
+                last_eval_minutes = elapsed_minutes()
+                model.train()
+            out_of_time = cfg.run.max_minutes > 0 and elapsed_minutes() >= cfg.run.max_minutes
+            done = state.step >= cfg.run.max_steps or out_of_time
+            timed = cfg.run.checkpoint_minutes > 0 and time.monotonic() - last_ckpt_time >= 60 * cfg.run.checkpoint_minutes
+            if done or timed or (cfg.run.checkpoint_every and state.step % cfg.run.checkpoint_every == 0):
+                if done and evaluator is not None:
+                    state.foreground_channel = evaluator.choose_channel(core)
+                    model.train()
+                checkpoint()
+                last_ckpt_time = time.monotonic()
+            if done:
+                break
+        else:
+            state.epoch += 1
+            state.batch_in_epoch = 0
+            dataset.set_epoch(state.epoch)
+            if sampler is not None:
+                sampler.set_position(state.epoch, 0)
+    if evaluator is not None and evaluator.enabled and (not state.history or state.history[-1]["step"] != state.step):
+        evaluate()
+        checkpoint()
+    bar.close()
+    if run_log is not None:
+        run_log.close()
+    return state
