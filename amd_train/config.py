@@ -65,6 +65,7 @@ class RunConfig:
     keep_last: int = 3
     tensorboard: bool = True
     resume: bool = True  # continue from out_dir/last.pt when it exists
+    init_from: str = ""  # start from these weights (checkpoint path or built-in name); "" = random
 
 
 @dataclass(frozen=True)

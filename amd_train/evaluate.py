@@ -94,22 +94,32 @@ def evaluate_video(
     frames: Sequence[np.ndarray],
     gts: Sequence[np.ndarray | None],
     short_side: int | None = None,
-    channel: int | None = None,
+    channel: int | str | None = None,
     boundary: bool = True,
 ) -> SequenceResult:
-    """J (and F) of one video; channel chosen label-free unless given."""
+    """J (and F) of one video.
+
+    ``channel``: an index; ``None``/``"label-free"`` chooses it from this video without
+    labels; ``"oracle"`` picks the best channel with the ground truth (analysis only).
+    """
     masks = segment_frames(model, frames, short_side)
-    if channel is None:
+    annotated = [(m, g) for m, g in zip(masks, gts) if g is not None]
+    if not annotated:
+        raise ValueError(f"{name}: no frame has a ground-truth mask")
+    oc = oracle_channel(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
+    if channel is None or channel == "label-free":
         motion = segment_motion(model, frames, short_side) if len(frames) > 1 else None
         channel = choose_foreground_channel(masks[: len(motion)] if motion is not None else masks, motion)
-    preds = [upsample(m[channel], f.shape) > 0.5 for m, f in zip(masks, frames)]
+    elif channel == "oracle":
+        channel = oc
+    channel = int(channel)
+    preds = [upsample(m[channel], g.shape if g is not None else f.shape) > 0.5 for m, f, g in zip(masks, frames, gts)]
     if boundary:
         details = evaluate_sequence(preds, list(gts))
         j, f = details["J"]["mean"], details["F"]["mean"]
     else:
         js = [region_similarity(p, g) for p, g in zip(preds, gts) if g is not None]
         details, j, f = {"J": {"per_frame": js}}, float(np.mean(js)), float("nan")
-    annotated = [(m, g) for m, g in zip(masks, gts) if g is not None]
-    oc = oracle_channel(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
+    details["predictions"] = preds
     oj = float(np.mean([region_similarity(upsample(m[oc], g.shape) > 0.5, g) for m, g in annotated]))
     return SequenceResult(name, channel, float(j), float(f), oc, oj, details)

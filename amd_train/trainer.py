@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
+from amd_plugin.checkpoint import CheckpointError, load_model, load_state_strict
 from amd_plugin.config import save_yaml
 from amd_plugin.modeling.amd import AMD
 from amd_train.checkpointing import load_resume_state, save_training_checkpoint, set_rng_state
@@ -100,7 +101,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(cfg.run.seed + info.rank)
 
-    model = AMD.from_config(cfg.model).to(info.device)
+    model = AMD.from_config(cfg.model)
+    if cfg.run.init_from:
+        init = load_model(cfg.run.init_from).model
+        missing, unexpected = load_state_strict(model, init.state_dict(), cfg.run.init_from)
+        if missing:
+            raise CheckpointError(f"{cfg.run.init_from}: lacks {len(missing)} weight(s) of this model, e.g. {missing[:3]}")
+    model = model.to(info.device)
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if info.enabled:

@@ -1,0 +1,43 @@
+"""Small matplotlib plots (loss curves, IoU vs minutes); matplotlib is imported lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def line_plot(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    hlines: Sequence[tuple[float, str]] = (),
+) -> Path | None:
+    """Write a PNG line plot; returns None (and writes nothing) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    for label, (xs, ys) in series.items():
+        ax.plot(list(xs), list(ys), marker="o", markersize=3, label=label)
+    for y, label in hlines:
+        ax.axhline(y, linestyle="--", linewidth=0.8, color="grey")
+        ax.text(ax.get_xlim()[0], y, f" {label}", va="bottom", fontsize=8, color="grey")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
