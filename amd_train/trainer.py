@@ -36,6 +36,7 @@ from amd_train.heldout import HeldOutEvaluator
 from amd_train.losses import view_synthesis_loss
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
+from amd_train.sync_bn import convert_batchnorm
 
 log = logging.getLogger("amd-train")
 
@@ -111,7 +112,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if info.enabled:
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        # torch's SyncBatchNorm is CUDA-only; on CPU (gloo) use our all-reduce version
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) if info.device.type == "cuda" else convert_batchnorm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda")
