@@ -52,7 +52,11 @@ class TorchBackend:
             self.net = self.net.to(self.dtype)
         self.runner = torch.compile(self.net, dynamic=True) if compile else self.net
         self.num_segments = model.num_segments
-        self.name = "torch" + ("-compiled" if compile else "") + ("-fp16" if self.dtype == torch.float16 else "")
+        self.name = (
+            "torch"
+            + ("-compiled" if compile else "")
+            + ("-fp16" if self.dtype == torch.float16 else "")
+        )
 
     @torch.inference_mode()
     def logits(self, batch: np.ndarray) -> np.ndarray:

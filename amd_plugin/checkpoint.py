@@ -70,7 +70,11 @@ def checkpoint_payload(
 
 
 def save_checkpoint(
-    model: AMD, path: str | Path, foreground_channel: int | None = None, run_config: Any = None, **extra: Any
+    model: AMD,
+    path: str | Path,
+    foreground_channel: int | None = None,
+    run_config: Any = None,
+    **extra: Any,
 ) -> Path:
     """Atomically write a checkpoint that :func:`load_model` can rebuild the model from."""
     atomic_torch_save(checkpoint_payload(model, foreground_channel, run_config, **extra), path)
@@ -81,7 +85,9 @@ def resolve_checkpoint_path(path_or_name: str | Path) -> Path:
     if str(path_or_name) in BUILTIN_CHECKPOINTS:
         path = BUILTIN_CHECKPOINTS[str(path_or_name)]
         if not path.exists():
-            raise CheckpointError(f"built-in checkpoint '{path_or_name}' is missing from the package ({path})")
+            raise CheckpointError(
+                f"built-in checkpoint '{path_or_name}' is missing from the package ({path})"
+            )
         return path
     path = Path(path_or_name).expanduser()
     if not path.exists():
@@ -95,8 +101,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError, AttributeError, pickle.UnpicklingError) as err:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    except (
+        OSError,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        pickle.UnpicklingError,
+    ) as err:
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})"
+        ) from err
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj
@@ -123,7 +139,9 @@ class LoadedModel:
     checkpoint: dict[str, Any]
 
 
-def load_state_strict(model: AMD, state: dict[str, torch.Tensor], source: Path | str) -> tuple[list[str], list[str]]:
+def load_state_strict(
+    model: AMD, state: dict[str, torch.Tensor], source: Path | str
+) -> tuple[list[str], list[str]]:
     """Load by name; refuse shape mismatches with a message naming the keys and shapes."""
     own = model.state_dict()
     mismatched = [
@@ -153,8 +171,12 @@ def build_from_ours(ckpt: dict[str, Any], path: Path | str) -> LoadedModel:
     model = AMD(cfg)
     missing, unexpected = load_state_strict(model, state, path)
     if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks {len(missing)} weight(s), e.g. {missing[:3]}")
-    return LoadedModel(model, ckpt.get("foreground_channel"), "ours", Path(path), missing, unexpected, ckpt)
+        raise CheckpointError(
+            f"{path}: checkpoint lacks {len(missing)} weight(s), e.g. {missing[:3]}"
+        )
+    return LoadedModel(
+        model, ckpt.get("foreground_channel"), "ours", Path(path), missing, unexpected, ckpt
+    )
 
 
 def load_model(
@@ -179,7 +201,9 @@ def load_model(
         loaded = build_from_official(ckpt, path, strict=strict_official)
     else:
         keys = list(ckpt)[:5]
-        raise CheckpointError(f"{path}: neither an amd-objectness nor an official AMD checkpoint (top keys {keys})")
+        raise CheckpointError(
+            f"{path}: neither an amd-objectness nor an official AMD checkpoint (top keys {keys})"
+        )
     loaded.model.to(device)
     loaded.model.train(not eval_mode)
     return loaded

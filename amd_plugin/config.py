@@ -110,7 +110,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         where = f"{prefix}.{key}" if prefix else str(key)
         if key not in fields:
             hint = _nearest(str(key), list(fields))
-            raise ConfigError(f"unknown config key '{where}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+            raise ConfigError(
+                f"unknown config key '{where}'" + (f" (did you mean '{hint}'?)" if hint else "")
+            )
         kwargs[key] = _coerce(value, hints[key], where)
     return cls(**kwargs)
 

@@ -37,6 +37,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         h, w = self.motion_size
         if h % 64 or w % 64 or h <= 0 or w <= 0:
-            raise ValueError(f"model.motion_size must be positive multiples of 64, got {self.motion_size}")
+            raise ValueError(
+                f"model.motion_size must be positive multiples of 64, got {self.motion_size}"
+            )
         if self.num_segments < 2:
             raise ValueError(f"model.num_segments must be >= 2, got {self.num_segments}")

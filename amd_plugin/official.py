@@ -89,9 +89,16 @@ def build_from_official(ckpt: dict[str, Any], path: Path | str, strict: bool = F
     missing, unexpected = load_state_strict(model, mapped, path)
     unexpected = unexpected + unmapped
     if missing:
-        log.warning("%s: %d weight(s) missing from the official checkpoint: %s", path, len(missing), missing[:5])
+        log.warning(
+            "%s: %d weight(s) missing from the official checkpoint: %s",
+            path,
+            len(missing),
+            missing[:5],
+        )
     if unexpected:
         log.warning("%s: %d unexpected key(s) ignored: %s", path, len(unexpected), unexpected[:5])
     if strict and (missing or unexpected):
         raise CheckpointError(f"{path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return LoadedModel(model, OFFICIAL_FOREGROUND_CHANNEL, "official", Path(path), missing, unexpected, ckpt)
+    return LoadedModel(
+        model, OFFICIAL_FOREGROUND_CHANNEL, "official", Path(path), missing, unexpected, ckpt
+    )

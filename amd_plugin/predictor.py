@@ -52,11 +52,15 @@ def resized_shape(height: int, width: int, short_side: int | None) -> tuple[int,
 def prepare_image(image: np.ndarray, short_side: int | None) -> np.ndarray:
     """``H×W×3`` uint8 RGB → ``3×h×w`` float32 ImageNet-normalised at the inference size."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an H×W×3 uint8 RGB array, got shape {image.shape} dtype {image.dtype}")
+        raise ValueError(
+            f"expected an H×W×3 uint8 RGB array, got shape {image.shape} dtype {image.dtype}"
+        )
     h, w = resized_shape(image.shape[0], image.shape[1], short_side)
     if (h, w) != image.shape[:2]:
         image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
-    x = (image.astype(np.float32) - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
+    x = (image.astype(np.float32) - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(
+        IMAGENET_STD, np.float32
+    )
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
@@ -69,7 +73,9 @@ def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
 def upsample_probability(prob: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear upsampling of an ``h×w`` map to ``H×W`` (torch, CPU)."""
     t = torch.from_numpy(np.ascontiguousarray(prob, dtype=np.float32))[None, None]
-    return F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0, 0].numpy()
+    return F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[
+        0, 0
+    ].numpy()
 
 
 class Segmenter:
@@ -107,7 +113,11 @@ class Segmenter:
         self.model = model
         if isinstance(backend, str):
             backend = create_backend(
-                backend, model=model, device=device, checkpoint=self.checkpoint_path, **backend_options
+                backend,
+                model=model,
+                device=device,
+                checkpoint=self.checkpoint_path,
+                **backend_options,
             )
         self.backend = backend
         self.short_side = short_side
@@ -158,7 +168,9 @@ class Segmenter:
         masks = self.segment_masks(images)
         if self.foreground_channel is None:
             shape = masks[0].shape
-            self.foreground_channel = choose_foreground_channel(np.stack([m for m in masks if m.shape == shape]))
+            self.foreground_channel = choose_foreground_channel(
+                np.stack([m for m in masks if m.shape == shape])
+            )
         c = self.foreground_channel
         results = []
         for image, m in zip(images, masks):

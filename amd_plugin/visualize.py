@@ -21,7 +21,9 @@ def heat_colormap(values: np.ndarray) -> np.ndarray:
     """Map ``H×W`` values in [0, 1] to an ``H×W×3`` uint8 blue→cyan→yellow→red ramp."""
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)
     stops = np.array([0.0, 0.33, 0.66, 1.0], dtype=np.float32)
-    colours = np.array([[30, 30, 140], [40, 200, 220], [250, 220, 40], [200, 20, 20]], dtype=np.float32)
+    colours = np.array(
+        [[30, 30, 140], [40, 200, 220], [250, 220, 40], [200, 20, 20]], dtype=np.float32
+    )
     out = np.stack([np.interp(v, stops, colours[:, c]) for c in range(3)], axis=-1)
     return out.astype(np.uint8)
 
@@ -34,7 +36,9 @@ def mask_contour(mask: np.ndarray) -> np.ndarray:
     return m & ~interior
 
 
-def overlay_mask(image: np.ndarray, mask: np.ndarray, colour=(255, 40, 40), alpha: float = 0.45) -> np.ndarray:
+def overlay_mask(
+    image: np.ndarray, mask: np.ndarray, colour=(255, 40, 40), alpha: float = 0.45
+) -> np.ndarray:
     """Tint the foreground of an ``H×W×3`` uint8 image and draw its contour."""
     out = image.astype(np.float32).copy()
     m = np.asarray(mask, dtype=bool)
@@ -43,7 +47,9 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, colour=(255, 40, 40), alph
     return out.astype(np.uint8)
 
 
-def overlay_contours(image: np.ndarray, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
+def overlay_contours(
+    image: np.ndarray, masks: list[tuple[np.ndarray, tuple[int, int, int]]]
+) -> np.ndarray:
     """Draw several masks' contours (e.g. ground truth in green, prediction in red)."""
     out = image.copy()
     for mask, colour in masks:
@@ -59,7 +65,9 @@ def colorize_segments(segments: np.ndarray) -> np.ndarray:
     """``K×h×w`` soft masks → ``h×w×3`` image, each pixel coloured by its segment mixture."""
     k = segments.shape[0]
     palette = PALETTE[np.arange(k) % len(PALETTE)].astype(np.float32)
-    return np.einsum("khw,kc->hwc", segments.astype(np.float32), palette).clip(0, 255).astype(np.uint8)
+    return (
+        np.einsum("khw,kc->hwc", segments.astype(np.float32), palette).clip(0, 255).astype(np.uint8)
+    )
 
 
 def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
@@ -97,7 +105,11 @@ def make_grid(rows: list[list[np.ndarray]], tile_height: int = 128, pad: int = 2
             x += t.shape[1] + pad
         resized_rows.append(canvas)
     width = max(r.shape[1] for r in resized_rows)
-    grid = np.full((sum(r.shape[0] for r in resized_rows) + pad * (len(resized_rows) - 1), width, 3), 255, np.uint8)
+    grid = np.full(
+        (sum(r.shape[0] for r in resized_rows) + pad * (len(resized_rows) - 1), width, 3),
+        255,
+        np.uint8,
+    )
     y = 0
     for r in resized_rows:
         grid[y : y + r.shape[0], : r.shape[1]] = r

@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from amd_plugin.checkpoint import CheckpointError, atomic_torch_save, checkpoint_payload, read_checkpoint
+from amd_plugin.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    checkpoint_payload,
+    read_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 LAST = "last.pt"
@@ -20,7 +25,7 @@ LAST = "last.pt"
 def rng_state() -> dict[str, Any]:
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),  # noqa: NPY002 - saved so third-party code resumes too
+        "numpy": np.random.get_state(),
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -30,7 +35,7 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
+    np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -90,7 +90,9 @@ def find_config(name: str | Path) -> Path:
     raise ConfigError(f"{name}: config not found (packaged configs: {available})")
 
 
-def load_train_config(name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+def load_train_config(
+    name: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
     """Defaults ← YAML file ← ``key.path=value`` overrides, validated at every step."""
     cfg = TrainConfig()
     if name is not None:

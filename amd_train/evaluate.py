@@ -21,7 +21,9 @@ from amd_plugin.predictor import resized_shape
 from amd_train.metrics import evaluate_sequence, region_similarity
 
 
-def frames_to_tensor(frames: Sequence[np.ndarray], size: tuple[int, int] | None, device) -> torch.Tensor:
+def frames_to_tensor(
+    frames: Sequence[np.ndarray], size: tuple[int, int] | None, device
+) -> torch.Tensor:
     """``T`` uint8 ``H×W×3`` frames → normalised ``T×3×h×w`` (bilinear resize to ``size``)."""
     x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().to(device)
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
@@ -30,7 +32,9 @@ def frames_to_tensor(frames: Sequence[np.ndarray], size: tuple[int, int] | None,
 
 
 @torch.inference_mode()
-def segment_frames(model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, batch_size: int = 8) -> np.ndarray:
+def segment_frames(
+    model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, batch_size: int = 8
+) -> np.ndarray:
     """Soft masks ``T×K×h×w`` at the model's output resolution."""
     device = next(model.parameters()).device
     h, w = resized_shape(frames[0].shape[0], frames[0].shape[1], short_side)
@@ -42,7 +46,9 @@ def segment_frames(model: AMD, frames: Sequence[np.ndarray], short_side: int | N
 
 
 @torch.inference_mode()
-def segment_motion(model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, batch_size: int = 4) -> np.ndarray:
+def segment_motion(
+    model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, batch_size: int = 4
+) -> np.ndarray:
     """Per-segment flow vectors ``(T-1)×K×2`` for consecutive frame pairs."""
     if len(frames) < 2:
         return np.zeros((0, model.num_segments, 2), np.float32)
@@ -57,7 +63,9 @@ def segment_motion(model: AMD, frames: Sequence[np.ndarray], short_side: int | N
     return np.concatenate(out)
 
 
-def label_free_channel(model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, use_motion: bool = True) -> int:
+def label_free_channel(
+    model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, use_motion: bool = True
+) -> int:
     """Choose the foreground channel from frames alone (no labels)."""
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side) if use_motion and len(frames) > 1 else None
@@ -68,13 +76,18 @@ def label_free_channel(model: AMD, frames: Sequence[np.ndarray], short_side: int
 
 def oracle_channel(masks: np.ndarray, gts: Sequence[np.ndarray]) -> int:
     """ANALYSIS ONLY: the channel with the best mean IoU against ground truth."""
-    scores = [np.mean([region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)]) for c in range(masks.shape[1])]
+    scores = [
+        np.mean([region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)])
+        for c in range(masks.shape[1])
+    ]
     return int(np.argmax(scores))
 
 
 def upsample(prob: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(prob, np.float32))[None, None]
-    return F.interpolate(t, size=tuple(shape[:2]), mode="bilinear", align_corners=False)[0, 0].numpy()
+    return F.interpolate(t, size=tuple(shape[:2]), mode="bilinear", align_corners=False)[
+        0, 0
+    ].numpy()
 
 
 @dataclass
@@ -109,11 +122,16 @@ def evaluate_video(
     oc = oracle_channel(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
     if channel is None or channel == "label-free":
         motion = segment_motion(model, frames, short_side) if len(frames) > 1 else None
-        channel = choose_foreground_channel(masks[: len(motion)] if motion is not None else masks, motion)
+        channel = choose_foreground_channel(
+            masks[: len(motion)] if motion is not None else masks, motion
+        )
     elif channel == "oracle":
         channel = oc
     channel = int(channel)
-    preds = [upsample(m[channel], g.shape if g is not None else f.shape) > 0.5 for m, f, g in zip(masks, frames, gts)]
+    preds = [
+        upsample(m[channel], g.shape if g is not None else f.shape) > 0.5
+        for m, f, g in zip(masks, frames, gts)
+    ]
     if boundary:
         details = evaluate_sequence(preds, list(gts))
         j, f = details["J"]["mean"], details["F"]["mean"]
@@ -121,5 +139,7 @@ def evaluate_video(
         js = [region_similarity(p, g) for p, g in zip(preds, gts) if g is not None]
         details, j, f = {"J": {"per_frame": js}}, float(np.mean(js)), float("nan")
     details["predictions"] = preds
-    oj = float(np.mean([region_similarity(upsample(m[oc], g.shape) > 0.5, g) for m, g in annotated]))
+    oj = float(
+        np.mean([region_similarity(upsample(m[oc], g.shape) > 0.5, g) for m, g in annotated])
+    )
     return SequenceResult(name, channel, float(j), float(f), oc, oj, details)

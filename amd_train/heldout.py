@@ -25,12 +25,16 @@ class HeldOutEvaluator:
             for v in range(self.cfg.synthetic_videos):
                 video = generate_video(cfg.data.synthetic, (self.cfg.seed, v))
                 n = min(self.cfg.frames_per_video, len(video.frames))
-                self.videos.append((f"heldout_{v:03d}", list(video.frames[:n]), list(video.masks[:n])))
+                self.videos.append(
+                    (f"heldout_{v:03d}", list(video.frames[:n]), list(video.masks[:n]))
+                )
         elif self.cfg.root:
             from amd_train.eval_data import discover_sequences, load_frame, load_gt_mask
 
             for seq in discover_sequences(self.cfg.root):
-                idx = [i for i, g in enumerate(seq.gt_paths) if g is not None][: self.cfg.frames_per_video]
+                idx = [i for i, g in enumerate(seq.gt_paths) if g is not None][
+                    : self.cfg.frames_per_video
+                ]
                 frames = [load_frame(seq.frame_paths[i]) for i in idx]
                 gts = [load_gt_mask(seq.gt_paths[i]) for i in idx]
                 self.videos.append((seq.name, frames, gts))
@@ -51,7 +55,10 @@ class HeldOutEvaluator:
         """Mean label-free IoU (J) over held-out videos, plus the oracle figure for analysis."""
         was_training = model.training
         model.eval()
-        results = [evaluate_video(model, name, f, g, self.short_side, boundary=False) for name, f, g in self.videos]
+        results = [
+            evaluate_video(model, name, f, g, self.short_side, boundary=False)
+            for name, f, g in self.videos
+        ]
         model.train(was_training)
         return {
             "iou": float(np.mean([r.j_mean for r in results])),

@@ -61,7 +61,9 @@ def mask_statistics(masks: torch.Tensor) -> dict[str, float]:
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """``3×H×W`` in [0, 1] → ``H×W×3`` uint8."""
-    return (image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+    return (image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).astype(
+        np.uint8
+    )
 
 
 @torch.no_grad()
@@ -74,7 +76,9 @@ def preview_grid(out: AMDOutput, rows: int = 2) -> np.ndarray:
     picture_rows = []
     for i in range(min(rows, out.frame_a.shape[0])):
         seg = colorize_segments(out.masks_a[i].float().cpu().numpy())
-        peak = float(max(motion.forward[0][i].abs().max(), motion.forward_whole[0][i].abs().max(), 1e-3))
+        peak = float(
+            max(motion.forward[0][i].abs().max(), motion.forward_whole[0][i].abs().max(), 1e-3)
+        )
         picture_rows.append(
             [
                 to_uint8(out.frame_a[i]),

@@ -16,7 +16,9 @@ class ResumableSampler(Sampler[int]):
     items that one process with batch R·b sees, step by step.
     """
 
-    def __init__(self, length: int, seed: int, rank: int = 0, world_size: int = 1, batch_size: int = 1) -> None:
+    def __init__(
+        self, length: int, seed: int, rank: int = 0, world_size: int = 1, batch_size: int = 1
+    ) -> None:
         self.length = length
         self.seed = seed
         self.rank = rank

@@ -43,7 +43,13 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
     """Replace every ``BatchNorm2d`` by :class:`DistributedBatchNorm2d` (weights kept)."""
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
-            new = DistributedBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            new = DistributedBatchNorm2d(
+                child.num_features,
+                child.eps,
+                child.momentum,
+                child.affine,
+                child.track_running_stats,
+            )
             new.load_state_dict(child.state_dict())
             setattr(module, name, new)
         else:

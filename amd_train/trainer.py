@@ -80,7 +80,9 @@ def build_loader(cfg: TrainConfig, info: DistInfo, state: TrainState):
     )
     if isinstance(dataset, IterableDataset):
         return dataset, DataLoader(dataset, **kwargs), None
-    sampler = ResumableSampler(len(dataset), cfg.run.seed, info.rank, info.world_size, cfg.run.batch_size)
+    sampler = ResumableSampler(
+        len(dataset), cfg.run.seed, info.rank, info.world_size, cfg.run.batch_size
+    )
     sampler.set_position(state.epoch, state.batch_in_epoch)
     return dataset, DataLoader(dataset, sampler=sampler, **kwargs), sampler
 
@@ -105,18 +107,28 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     model = AMD.from_config(cfg.model)
     if cfg.run.init_from:
         init = load_model(cfg.run.init_from).model
-        missing, unexpected = load_state_strict(model, init.state_dict(), cfg.run.init_from)
+        missing, _ = load_state_strict(model, init.state_dict(), cfg.run.init_from)
         if missing:
-            raise CheckpointError(f"{cfg.run.init_from}: lacks {len(missing)} weight(s) of this model, e.g. {missing[:3]}")
+            raise CheckpointError(
+                f"{cfg.run.init_from}: lacks {len(missing)} weight(s) of this model, e.g. {missing[:3]}"
+            )
     model = model.to(info.device)
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if info.enabled:
         # torch's SyncBatchNorm is CUDA-only; on CPU (gloo) use our all-reduce version
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) if info.device.type == "cuda" else convert_batchnorm(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        model = (
+            torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            if info.device.type == "cuda"
+            else convert_batchnorm(model)
+        )
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda")
+    scaler = torch.amp.GradScaler(
+        "cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda"
+    )
 
     state = TrainState()
     resume = load_resume_state(out_dir) if cfg.run.resume else None
@@ -126,7 +138,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         scheduler.load_state_dict(resume["scheduler"])
         set_rng_state(resume["rng"])
         pos = resume.get("data_position", {})
-        state = TrainState(resume["step"], pos.get("epoch", 0), pos.get("batch_in_epoch", 0), resume.get("foreground_channel"), resume.get("history", []))
+        state = TrainState(
+            resume["step"],
+            pos.get("epoch", 0),
+            pos.get("batch_in_epoch", 0),
+            resume.get("foreground_channel"),
+            resume.get("history", []),
+        )
         if info.is_main:
             log.info("resumed from %s at step %d", resume["_path"], state.step)
     if info.is_main:
@@ -134,7 +152,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         save_yaml(cfg, out_dir / "config.yaml")
 
     core = model
-    net = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None) if info.enabled else model
+    net = (
+        DistributedDataParallel(
+            model, device_ids=[info.device.index] if info.device.type == "cuda" else None
+        )
+        if info.enabled
+        else model
+    )
     if cfg.run.compile:
         net = torch.compile(net)
     dataset, loader, sampler = build_loader(cfg, info, state)
@@ -143,7 +167,14 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     minutes_before = state.history[-1]["minutes"] if state.history else 0.0
     start = time.monotonic()
     last_ckpt_time = start
-    bar = tqdm(total=cfg.run.max_steps, initial=state.step, desc="train", unit="step", disable=not (show_progress and info.is_main), dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.run.max_steps,
+        initial=state.step,
+        desc="train",
+        unit="step",
+        disable=not (show_progress and info.is_main),
+        dynamic_ncols=True,
+    )
 
     def elapsed_minutes() -> float:
         return minutes_before + (time.monotonic() - start) / 60.0
@@ -162,8 +193,14 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         result = evaluator.run(core)
         result.update(step=state.step, minutes=elapsed_minutes())
         state.history.append(result)
-        run_log.scalars(state.step, {k: v for k, v in result.items() if isinstance(v, (int, float))}, kind="eval")
-        bar.write(f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only)")
+        run_log.scalars(
+            state.step,
+            {k: v for k, v in result.items() if isinstance(v, (int, float))},
+            kind="eval",
+        )
+        bar.write(
+            f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only)"
+        )
 
     model.train()
     accumulate = max(1, cfg.optim.accumulate)
@@ -180,13 +217,24 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             frame_a = batch["frame_a"].to(info.device, non_blocking=True)
             frame_b = batch["frame_b"].to(info.device, non_blocking=True)
             sync = (micro + 1) % accumulate == 0
-            with (net.no_sync() if info.enabled and not sync else nullcontext()), autocast_context(cfg, info.device):
+            with (
+                net.no_sync() if info.enabled and not sync else nullcontext(),
+                autocast_context(cfg, info.device),
+            ):
                 out = net(frame_a, frame_b)
-                loss, terms = view_synthesis_loss(out.motion.forward, out.motion.backward, out.frame_a.float(), out.frame_b.float(), cfg.loss)
+                loss, terms = view_synthesis_loss(
+                    out.motion.forward,
+                    out.motion.backward,
+                    out.frame_a.float(),
+                    out.frame_b.float(),
+                    cfg.loss,
+                )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):
                 checkpoint_note = "the last good checkpoint in " + str(out_dir) + " is intact"
-                raise TrainingDiverged(f"loss became {float(loss)} at step {state.step}; stopping ({checkpoint_note})")
+                raise TrainingDiverged(
+                    f"loss became {float(loss)} at step {state.step}; stopping ({checkpoint_note})"
+                )
             state.batch_in_epoch += 1
             if not sync:
                 continue
@@ -203,25 +251,48 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             if state.step % cfg.run.log_every == 0 or state.step == 1:
                 loss_mean = float(all_reduce_mean(loss.detach(), info))
                 now = time.monotonic()
-                pairs_per_s = cfg.run.log_every * cfg.run.batch_size * accumulate * info.world_size / max(now - tick, 1e-9)
+                pairs_per_s = (
+                    cfg.run.log_every
+                    * cfg.run.batch_size
+                    * accumulate
+                    * info.world_size
+                    / max(now - tick, 1e-9)
+                )
                 tick = now
                 if run_log is not None:
-                    values = {"loss": loss_mean, "lr": scheduler.get_last_lr()[0], "pairs_per_s": pairs_per_s}
+                    values = {
+                        "loss": loss_mean,
+                        "lr": scheduler.get_last_lr()[0],
+                        "pairs_per_s": pairs_per_s,
+                    }
                     values.update({k: float(v) for k, v in terms.items()})
                     values.update(mask_statistics(out.masks_a.detach()))
                     run_log.scalars(state.step, values)
                 bar.set_postfix(loss=f"{loss_mean:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-            if run_log is not None and cfg.run.preview_every and state.step % cfg.run.preview_every == 0:
+            if (
+                run_log is not None
+                and cfg.run.preview_every
+                and state.step % cfg.run.preview_every == 0
+            ):
                 picture = write_preview(out, out_dir / "previews" / f"step_{state.step:08d}.png")
                 run_log.image(state.step, "preview", picture)
-            if evaluator is not None and evaluator.due(state.step, elapsed_minutes() - last_eval_minutes):
+            if evaluator is not None and evaluator.due(
+                state.step, elapsed_minutes() - last_eval_minutes
+            ):
                 evaluate()
                 last_eval_minutes = elapsed_minutes()
                 model.train()
             out_of_time = cfg.run.max_minutes > 0 and elapsed_minutes() >= cfg.run.max_minutes
             done = state.step >= cfg.run.max_steps or out_of_time
-            timed = cfg.run.checkpoint_minutes > 0 and time.monotonic() - last_ckpt_time >= 60 * cfg.run.checkpoint_minutes
-            if done or timed or (cfg.run.checkpoint_every and state.step % cfg.run.checkpoint_every == 0):
+            timed = (
+                cfg.run.checkpoint_minutes > 0
+                and time.monotonic() - last_ckpt_time >= 60 * cfg.run.checkpoint_minutes
+            )
+            if (
+                done
+                or timed
+                or (cfg.run.checkpoint_every and state.step % cfg.run.checkpoint_every == 0)
+            ):
                 if done and evaluator is not None:
                     state.foreground_channel = evaluator.choose_channel(core)
                     model.train()
@@ -235,7 +306,11 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             dataset.set_epoch(state.epoch)
             if sampler is not None:
                 sampler.set_position(state.epoch, 0)
-    if evaluator is not None and evaluator.enabled and (not state.history or state.history[-1]["step"] != state.step):
+    if (
+        evaluator is not None
+        and evaluator.enabled
+        and (not state.history or state.history[-1]["step"] != state.step)
+    ):
         evaluate()
         checkpoint()
     bar.close()

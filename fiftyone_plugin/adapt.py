@@ -91,6 +91,7 @@ def adapt_and_apply(
         loaded = load_model(checkpoint, device="cpu", eval_mode=False)
         model = adapt(loaded.model, path, cfg)
         model.eval()
+        # fine-tuning keeps the channel's meaning; a model without one chooses it label-free
         channel = loaded.foreground_channel if loaded.foreground_channel is not None else "auto"
         # the adapted weights exist only in memory, so only the torch backend can run them
         segmenter = Segmenter(model, backend="torch", foreground=channel, **kwargs)

@@ -25,8 +25,12 @@ def test_official_import_round_trip(tmp_path, prefix):
     model = AMD(ModelConfig()).eval()
     state = {prefix + k: v for k, v in to_official_state_dict(model).items()}
     assert "backbone2.layer1.0.downsample.0.weight" in to_official_state_dict(model)
-    assert "decode_head.flownet.flow_estimators.predict_flow2.0.bias" in to_official_state_dict(model)
-    torch.save({"state_dict": state, "meta": {"mmcv_version": "1.x"}}, tmp_path / "amd_pretrained.pth")
+    assert "decode_head.flownet.flow_estimators.predict_flow2.0.bias" in to_official_state_dict(
+        model
+    )
+    torch.save(
+        {"state_dict": state, "meta": {"mmcv_version": "1.x"}}, tmp_path / "amd_pretrained.pth"
+    )
     loaded = load_model(tmp_path / "amd_pretrained.pth")
     assert loaded.source == "official" and loaded.foreground_channel == 1
     assert loaded.missing_keys == [] and loaded.unexpected_keys == []
@@ -35,7 +39,10 @@ def test_official_import_round_trip(tmp_path, prefix):
         assert torch.equal(loaded.model.appearance(x), model.appearance(x))
         masks = torch.rand(1, 5, 16, 16).softmax(1)
         a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
-        assert torch.equal(loaded.model.motion(a, b, masks, masks).forward[0], model.motion(a, b, masks, masks).forward[0])
+        assert torch.equal(
+            loaded.model.motion(a, b, masks, masks).forward[0],
+            model.motion(a, b, masks, masks).forward[0],
+        )
 
 
 def test_official_import_reports_missing_and_unexpected(tmp_path):

@@ -31,7 +31,9 @@ def test_wrong_type_is_an_error(tmp_path):
 
 def test_overrides_return_a_new_config():
     base = TrainConfig()
-    cfg = apply_overrides(base, ["run.max_steps=7", "model.motion_size=[128, 192]", "optim.lr=1e-3"])
+    cfg = apply_overrides(
+        base, ["run.max_steps=7", "model.motion_size=[128, 192]", "optim.lr=1e-3"]
+    )
     assert cfg.run.max_steps == 7 and cfg.model.motion_size == (128, 192) and cfg.optim.lr == 1e-3
     assert base.run.max_steps == 300_000
     with pytest.raises(ConfigError, match="did you mean 'max_steps'"):

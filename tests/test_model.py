@@ -47,7 +47,9 @@ def test_motion_shapes_finest_first(small_model):
     masks = torch.rand(b, k, 8, 16).softmax(1)
     out = small_model.motion(a, bb, masks, masks)
     for flows in (out.forward, out.backward, out.forward_whole, out.backward_whole):
-        assert [tuple(f.shape) for f in flows] == [(b, 2, 64 // 2**i, 128 // 2**i) for i in range(5)]
+        assert [tuple(f.shape) for f in flows] == [
+            (b, 2, 64 // 2**i, 128 // 2**i) for i in range(5)
+        ]
 
 
 def test_segment_flow_is_mask_weighted_sum_for_one_hot_masks(small_model):
@@ -60,9 +62,13 @@ def test_segment_flow_is_mask_weighted_sum_for_one_hot_masks(small_model):
     # via the returned per-segment vectors on the full-resolution one-hot masks, where every
     # pixel carries exactly its segment's vector
     finest = out.forward[0]
-    level_masks = torch.nn.functional.interpolate(one_hot, size=(16, 32), mode="bilinear", align_corners=True)
+    level_masks = torch.nn.functional.interpolate(
+        one_hot, size=(16, 32), mode="bilinear", align_corners=True
+    )
     expected = compose_segment_flow(level_masks, out.forward_segments / 4)
-    upsampled = torch.nn.functional.interpolate(expected * 4, scale_factor=4, mode="bilinear", align_corners=True)
+    upsampled = torch.nn.functional.interpolate(
+        expected * 4, scale_factor=4, mode="bilinear", align_corners=True
+    )
     assert torch.allclose(finest, upsampled, atol=1e-5)
 
 
@@ -91,7 +97,9 @@ def test_constant_motion_pair_is_deterministic():
     for x, y in zip(first.forward + first.backward, second.forward + second.backward):
         assert torch.equal(x, y)
     # one segment covering everything: the segment flow is spatially constant
-    assert torch.allclose(first.forward[0], first.forward[0][:, :, :1, :1].expand_as(first.forward[0]), atol=1e-5)
+    assert torch.allclose(
+        first.forward[0], first.forward[0][:, :, :1, :1].expand_as(first.forward[0]), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("shape", [(2, 8, 9, 13), (1, 32, 24, 40), (2, 192, 6, 10)])
@@ -120,7 +128,7 @@ def test_training_forward_backward_reaches_both_pathways(small_model):
     small_model.train()
     a, b = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
     out = small_model(a, b)
-    loss, terms = view_synthesis_loss(out.motion.forward, out.motion.backward, out.frame_a, out.frame_b)
+    loss, _ = view_synthesis_loss(out.motion.forward, out.motion.backward, out.frame_a, out.frame_b)
     loss.backward()
     assert torch.isfinite(loss)
     assert small_model.appearance.head.conv_seg.weight.grad.abs().sum() > 0

@@ -35,7 +35,14 @@ TINY = [
 @pytest.fixture(scope="module")
 def frames_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("frames")
-    write_dataset(root, 3, SyntheticConfig(height=64, width=64, num_frames=6), seed=3, formats=("frames",), progress=False)
+    write_dataset(
+        root,
+        3,
+        SyntheticConfig(height=64, width=64, num_frames=6),
+        seed=3,
+        formats=("frames",),
+        progress=False,
+    )
     return root
 
 
@@ -47,7 +54,13 @@ def free_port() -> int:
 
 def run_cli(args, env_extra=None, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "amd_train.cli.train", "--quiet", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "amd_train.cli.train", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def sets(items):
@@ -62,7 +75,9 @@ def losses(out_dir: Path) -> list[float]:
 def test_ytvos_config_runs_a_few_iterations_on_frame_folders(frames_root, tmp_path):
     overrides = [f"data.root={frames_root}", "data.resize_short=64", "data.crop_size=[64, 64]", "model.motion_size=[64, 64]",
                  "data.num_workers=0", "run.max_steps=2", "run.tensorboard=false", "run.preview_every=1", "run.log_every=1"]  # fmt: skip
-    result = run_cli(["--config", "ytvos.yaml", "--out-dir", str(tmp_path / "run"), *sets(overrides)])
+    result = run_cli(
+        ["--config", "ytvos.yaml", "--out-dir", str(tmp_path / "run"), *sets(overrides)]
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = load_model(tmp_path / "run" / "last.pt")
     assert loaded.model.cfg.backbone == "resnet50"
@@ -78,12 +93,22 @@ def test_bad_config_key_is_a_clear_error(tmp_path):
 
 def test_two_process_ddp_matches_one_process(frames_root, tmp_path):
     common = [f"data.root={frames_root}", *TINY, "run.max_steps=3"]
-    single = run_cli(["--config", "synthetic.yaml", "--out-dir", str(tmp_path / "one"), *sets([*common, "run.batch_size=4", "data.kind=auto"])])
+    single = run_cli(
+        [
+            "--config",
+            "synthetic.yaml",
+            "--out-dir",
+            str(tmp_path / "one"),
+            *sets([*common, "run.batch_size=4", "data.kind=auto"]),
+        ]
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
            "-m", "amd_train.cli.train", "--quiet", "--config", "synthetic.yaml", "--out-dir", str(tmp_path / "two"),
            *sets([*common, "run.batch_size=2", "data.kind=auto"])]  # fmt: skip
-    ddp = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    ddp = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(one) == len(two) == 3
@@ -93,11 +118,29 @@ def test_two_process_ddp_matches_one_process(frames_root, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_then_resume_reaches_the_same_weights(frames_root, tmp_path):
-    common = [f"data.root={frames_root}", *TINY, "run.max_steps=6", "run.batch_size=2", "run.checkpoint_every=1", "run.keep_last=2", "run.deterministic=true"]
+    common = [
+        f"data.root={frames_root}",
+        *TINY,
+        "run.max_steps=6",
+        "run.batch_size=2",
+        "run.checkpoint_every=1",
+        "run.keep_last=2",
+        "run.deterministic=true",
+    ]
     ref = run_cli(["--config", "synthetic.yaml", "--out-dir", str(tmp_path / "ref"), *sets(common)])
     assert ref.returncode == 0, ref.stderr[-2000:]
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "amd_train.cli.train", "--quiet", "--config", "synthetic.yaml", "--out-dir", str(out), *sets(common)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "amd_train.cli.train",
+        "--quiet",
+        "--config",
+        "synthetic.yaml",
+        "--out-dir",
+        str(out),
+        *sets(common),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "ckpt_00000003.pt").exists():

@@ -29,11 +29,17 @@ log = logging.getLogger("amd-segment")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="amd-segment", description=__doc__.split("\n\n")[0])
     p.add_argument("inputs", nargs="+", help="image files, frame folders or video files")
-    p.add_argument("--checkpoint", default="synthetic-small", help="checkpoint path or built-in name")
+    p.add_argument(
+        "--checkpoint", default="synthetic-small", help="checkpoint path or built-in name"
+    )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "tensorrt", "auto"])
+    p.add_argument(
+        "--backend", default="torch", choices=["torch", "onnxruntime", "tensorrt", "auto"]
+    )
     p.add_argument("--device", default="auto")
-    p.add_argument("--short-side", type=int, default=DEFAULT_SHORT_SIDE, help="inference resolution")
+    p.add_argument(
+        "--short-side", type=int, default=DEFAULT_SHORT_SIDE, help="inference resolution"
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--stride", type=int, default=1, help="segment every N-th video frame")
     p.add_argument("--foreground", default="auto", help="foreground channel index or 'auto'")
@@ -51,10 +57,18 @@ def segment_image(segmenter: Segmenter, path: Path, out: Path, args) -> dict:
     save_png(heat_colormap(pred.foreground), f"{stem}_heatmap.png")
     if not args.no_overlay:
         save_png(overlay_mask(image, mask), f"{stem}_overlay.png")
-    return {"input": str(path), "kind": "image", "frames": 1, "objectness": pred.objectness, "foreground_area": float(mask.mean())}
+    return {
+        "input": str(path),
+        "kind": "image",
+        "frames": 1,
+        "objectness": pred.objectness,
+        "foreground_area": float(mask.mean()),
+    }
 
 
-def segment_sequence(segmenter: Segmenter, path: Path, out: Path, args, stored_channel: int | None) -> dict:
+def segment_sequence(
+    segmenter: Segmenter, path: Path, out: Path, args, stored_channel: int | None
+) -> dict:
     if not path.exists():
         raise MediaError(f"{path}: file not found")
     folder = out / (path.stem if path.is_file() else path.name)
@@ -67,17 +81,26 @@ def segment_sequence(segmenter: Segmenter, path: Path, out: Path, args, stored_c
     fps = 12.0
     if path.is_file():
         fps = probe_video(path).fps or fps
-    writer = None if args.no_overlay else VideoWriter(folder / "overlay.mp4", fps=fps / max(1, args.stride))
+    writer = (
+        None
+        if args.no_overlay
+        else VideoWriter(folder / "overlay.mp4", fps=fps / max(1, args.stride))
+    )
     scores = []
     areas = []
     try:
         frames = iter_frames(path, max(1, args.stride))
-        for batch in tqdm(batched(frames, args.batch_size), desc=path.name, unit="batch", leave=False):
+        for batch in tqdm(
+            batched(frames, args.batch_size), desc=path.name, unit="batch", leave=False
+        ):
             preds = segmenter.predict([f for _, f in batch])
             for (number, frame), pred in zip(batch, preds):
                 mask = pred.mask(args.threshold)
                 save_png((mask * 255).astype(np.uint8), folder / "masks" / f"{number:05d}.png")
-                save_png((np.clip(pred.foreground, 0, 1) * 255).astype(np.uint8), folder / "heatmaps" / f"{number:05d}.png")
+                save_png(
+                    (np.clip(pred.foreground, 0, 1) * 255).astype(np.uint8),
+                    folder / "heatmaps" / f"{number:05d}.png",
+                )
                 if writer is not None:
                     writer.write(overlay_mask(frame, mask))
                 scores.append(pred.objectness)
@@ -101,7 +124,9 @@ def print_table(rows: list[dict]) -> None:
         if "error" in r:
             print(f"{name:<48} {'ERROR':<7} {r['error']}")
         else:
-            print(f"{name:<48} {r['kind']:<7} {r['frames']:>6} {r['objectness']:>10.3f} {r['foreground_area']:>8.3f}")
+            print(
+                f"{name:<48} {r['kind']:<7} {r['frames']:>6} {r['objectness']:>10.3f} {r['foreground_area']:>8.3f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+IMAGE_EXTENSIONS = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+    ".ppm",
+    ".pgm",
+}
 MAX_PIXELS = 200_000_000  # refuse decompression bombs with a clear message instead of OOM
 
 
@@ -64,7 +75,11 @@ def read_image(path: str | Path) -> np.ndarray:
         raise
     except PermissionError as err:
         raise MediaError(f"{path}: permission denied") from err
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as err:
         raise MediaError(f"{path}: not a readable image ({err})") from err
     except (OSError, ValueError, SyntaxError) as err:
         raise MediaError(f"{path}: corrupt or truncated image ({err})") from err

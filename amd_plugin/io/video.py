@@ -10,7 +10,18 @@ import numpy as np
 
 from amd_plugin.io.images import MediaError, list_frame_files, read_image
 
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+VIDEO_EXTENSIONS = {
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".flv",
+}
 
 
 def is_video_path(path: str | Path) -> bool:
@@ -40,7 +51,7 @@ def _stream_rotation(stream) -> int:
             value = None
         if value is not None:
             try:
-                return int(round(float(value))) % 360
+                return round(float(value)) % 360
             except (TypeError, ValueError):
                 continue
     return 0
@@ -69,7 +80,14 @@ def probe_video(path: str | Path) -> VideoInfo:
     try:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
-        return VideoInfo(Path(path), stream.width, stream.height, fps, int(stream.frames or 0), _stream_rotation(stream))
+        return VideoInfo(
+            Path(path),
+            stream.width,
+            stream.height,
+            fps,
+            int(stream.frames or 0),
+            _stream_rotation(stream),
+        )
     finally:
         container.close()
 
@@ -80,7 +98,9 @@ def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
 
 
-def iter_video_frames(path: str | Path, stride: int = 1, apply_rotation: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+def iter_video_frames(
+    path: str | Path, stride: int = 1, apply_rotation: bool = True
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_number, H×W×3 uint8 RGB)``, frame numbers from 1 (FiftyOne's convention).
 
     Decoding errors mid-stream end the iteration with a :class:`MediaError` naming the file;
@@ -124,7 +144,9 @@ def iter_frames(source: str | Path, stride: int = 1) -> Iterator[tuple[int, np.n
     return iter_video_frames(source, stride)
 
 
-def batched(frames: Iterator[tuple[int, np.ndarray]], batch_size: int) -> Iterator[list[tuple[int, np.ndarray]]]:
+def batched(
+    frames: Iterator[tuple[int, np.ndarray]], batch_size: int
+) -> Iterator[list[tuple[int, np.ndarray]]]:
     """Group an iterator of frames into lists of at most ``batch_size``."""
     batch: list[tuple[int, np.ndarray]] = []
     for item in frames:
@@ -155,7 +177,9 @@ class VideoWriter:
         if self.stream is None:
             from fractions import Fraction
 
-            self.stream = self.container.add_stream(self.codec, rate=Fraction(self.fps).limit_denominator(1000))
+            self.stream = self.container.add_stream(
+                self.codec, rate=Fraction(self.fps).limit_denominator(1000)
+            )
             # yuv420p needs even sizes
             self.stream.height = frame.shape[0] - frame.shape[0] % 2
             self.stream.width = frame.shape[1] - frame.shape[1] % 2

@@ -83,7 +83,12 @@ class AMD(nn.Module):
         masks = logits.softmax(dim=1)
         masks_a, masks_b = masks[:b], masks[b:]
         size = self.cfg.motion_size
-        rgb = F.interpolate(denormalize(torch.cat([frame_a, frame_b])), size=size, mode="bilinear", align_corners=True)
+        rgb = F.interpolate(
+            denormalize(torch.cat([frame_a, frame_b])),
+            size=size,
+            mode="bilinear",
+            align_corners=True,
+        )
         rgb_a, rgb_b = rgb[:b], rgb[b:]
         motion = self.motion(rgb_a, rgb_b, masks_a, masks_b)
         return AMDOutput(logits_a, logits_b, masks_a, masks_b, rgb_a, rgb_b, motion)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from amd_plugin.modeling.backbone import build_backbone
 from amd_plugin.model_config import ModelConfig
+from amd_plugin.modeling.backbone import build_backbone
 
 
 class ConvBNReLU(nn.Module):

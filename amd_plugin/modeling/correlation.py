@@ -54,7 +54,9 @@ class _CostVolume(torch.autograd.Function):
 def cost_volume(f1: torch.Tensor, f2: torch.Tensor, radius: int = 4) -> torch.Tensor:
     """``B×C×H×W`` × ``B×C×H×W`` → ``B×(2r+1)²×H×W`` (channel-mean correlation)."""
     if f1.shape != f2.shape:
-        raise ValueError(f"cost_volume needs equal shapes, got {tuple(f1.shape)} and {tuple(f2.shape)}")
+        raise ValueError(
+            f"cost_volume needs equal shapes, got {tuple(f1.shape)} and {tuple(f2.shape)}"
+        )
     if f2.dtype != f1.dtype:  # autocast can hand us mixed precision
         f2 = f2.to(f1.dtype)
     return _CostVolume.apply(f1.contiguous(), f2.contiguous(), radius)

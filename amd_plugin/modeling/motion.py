@@ -9,6 +9,7 @@ accumulated alongside as a diagnostic.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +40,7 @@ class FeaturePyramid(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList(
             nn.Sequential(conv_lrelu(cin, cout, stride=2), conv_lrelu(cout, cout))
-            for cin, cout in zip(channels[:-1], channels[1:])
+            for cin, cout in itertools.pairwise(channels)
         )
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
@@ -152,7 +153,9 @@ class MotionPathway(nn.Module):
         b = frame_a.shape[0]
         pyramids = self.pyramid(torch.cat([frame_a, frame_b]))
         swapped = [torch.cat([f[b:], f[:b]]) for f in pyramids]
-        fw_masks, bw_masks = (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
+        fw_masks, bw_masks = (
+            (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
+        )
         flows, wholes, segments = self.decode(pyramids, swapped, torch.cat([fw_masks, bw_masks]))
         return MotionOutput(
             forward=[f[:b] for f in flows],
@@ -182,7 +185,9 @@ class MotionPathway(nn.Module):
                 x2 = flow_warp(x2, flow)
             cost = self.leaky(cost_volume(x1, x2, SEARCH_RADIUS))
             feature = self.estimator(torch.cat([cost, self.reduce[level](x1), flow], 1))
-            level_masks = F.interpolate(masks, size=x1.shape[-2:], mode="bilinear", align_corners=True)
+            level_masks = F.interpolate(
+                masks, size=x1.shape[-2:], mode="bilinear", align_corners=True
+            )
             pooled = masked_average(feature, level_masks)  # B×K×96
             residual = self.estimator.flow_head(pooled.reshape(b * k, -1, 1, 1)).reshape(b, k, 2)
             segment_flows = segment_flows + residual

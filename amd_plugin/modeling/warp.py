@@ -18,7 +18,9 @@ def base_grid(batch: int, height: int, width: int, like: torch.Tensor) -> torch.
     return torch.stack((grid_x, grid_y)).unsqueeze(0).expand(batch, -1, -1, -1)
 
 
-def flow_warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
+def flow_warp(
+    image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border"
+) -> torch.Tensor:
     """Sample ``image`` (``B×C×h×w``) at positions displaced by ``flow`` (``B×2×h×w``).
 
     Bilinear, ``align_corners=True`` so that pixel centres map exactly to grid positions.
@@ -29,4 +31,6 @@ def flow_warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "bord
     scale_x = 2.0 / max(w - 1, 1)
     scale_y = 2.0 / max(h - 1, 1)
     grid = torch.stack((coords[:, 0] * scale_x - 1.0, coords[:, 1] * scale_y - 1.0), dim=-1)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+    return F.grid_sample(
+        image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True
+    )

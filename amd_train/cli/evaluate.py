@@ -22,7 +22,13 @@ from tqdm import tqdm
 
 from amd_plugin.checkpoint import CheckpointError, load_model
 from amd_plugin.visualize import make_grid, overlay_contours, save_png
-from amd_train.eval_data import discover_saliency_pairs, discover_sequences, load_frame, load_gt_mask, resize_mask_nearest
+from amd_train.eval_data import (
+    discover_saliency_pairs,
+    discover_sequences,
+    load_frame,
+    load_gt_mask,
+    resize_mask_nearest,
+)
 from amd_train.evaluate import evaluate_video
 from amd_train.metrics import SaliencyAccumulator, summarize
 
@@ -39,7 +45,12 @@ def load_sequence(seq, stride: int, max_frames: int):
         if seq.gt_paths[i] is not None:
             gt = load_gt_mask(seq.gt_paths[i])
             if gt.shape != frame.shape[:2]:
-                log.warning("%s: mask is %s but frame is %s; resized (nearest)", seq.gt_paths[i], gt.shape, frame.shape[:2])
+                log.warning(
+                    "%s: mask is %s but frame is %s; resized (nearest)",
+                    seq.gt_paths[i],
+                    gt.shape,
+                    frame.shape[:2],
+                )
                 gt = resize_mask_nearest(gt, frame.shape[:2])
         frames.append(frame)
         gts.append(gt)
@@ -65,7 +76,9 @@ def evaluate_videos(args, loaded) -> int:
         return 2
     channel = args.channel
     if channel == "auto":
-        channel = loaded.foreground_channel if loaded.foreground_channel is not None else "label-free"
+        channel = (
+            loaded.foreground_channel if loaded.foreground_channel is not None else "label-free"
+        )
     elif channel not in ("label-free", "oracle"):
         channel = int(channel)
     per_sequence, rows, failed = {}, [], 0
@@ -79,22 +92,54 @@ def evaluate_videos(args, loaded) -> int:
             failed += 1
             continue
         per_sequence[seq.name] = result.details
-        rows.append({"sequence": seq.name, "channel": result.channel, "J": result.j_mean, "F": result.f_mean, "oracle_channel": result.oracle_channel, "oracle_J": result.oracle_j_mean})
-        save_png(picture_strip(frames, gts, result.details["predictions"]), args.out / "strips" / f"{seq.name}.png")
-    summary = summarize({k: {"J": v["J"], "F": v["F"]} for k, v in per_sequence.items()}) if per_sequence else {}
-    mode = "ORACLE channel (uses GT; analysis only)" if args.channel == "oracle" else "label-free channel"
+        rows.append(
+            {
+                "sequence": seq.name,
+                "channel": result.channel,
+                "J": result.j_mean,
+                "F": result.f_mean,
+                "oracle_channel": result.oracle_channel,
+                "oracle_J": result.oracle_j_mean,
+            }
+        )
+        save_png(
+            picture_strip(frames, gts, result.details["predictions"]),
+            args.out / "strips" / f"{seq.name}.png",
+        )
+    summary = (
+        summarize({k: {"J": v["J"], "F": v["F"]} for k, v in per_sequence.items()})
+        if per_sequence
+        else {}
+    )
+    mode = (
+        "ORACLE channel (uses GT; analysis only)"
+        if args.channel == "oracle"
+        else "label-free channel"
+    )
     print(f"\n{'sequence':<24} {'ch':>3} {'J':>7} {'F':>7}   {'oracle ch':>9} {'oracle J':>9}")
     for r in rows:
         if "error" in r:
             print(f"{r['sequence']:<24} ERROR {r['error']}")
         else:
-            print(f"{r['sequence']:<24} {r['channel']:>3} {r['J']:>7.3f} {r['F']:>7.3f}   {r['oracle_channel']:>9} {r['oracle_J']:>9.3f}")
+            print(
+                f"{r['sequence']:<24} {r['channel']:>3} {r['J']:>7.3f} {r['F']:>7.3f}   {r['oracle_channel']:>9} {r['oracle_J']:>9.3f}"
+            )
     if summary:
-        print(f"\n[{mode}] J-mean {summary['J-mean']:.3f}  F-mean {summary['F-mean']:.3f}  J&F-mean {summary['J&F-mean']:.3f}")
-    report = {"mode": mode, "checkpoint": str(args.checkpoint), "summary": summary, "sequences": rows}
+        print(
+            f"\n[{mode}] J-mean {summary['J-mean']:.3f}  F-mean {summary['F-mean']:.3f}  J&F-mean {summary['J&F-mean']:.3f}"
+        )
+    report = {
+        "mode": mode,
+        "checkpoint": str(args.checkpoint),
+        "summary": summary,
+        "sequences": rows,
+    }
     (args.out / "results.json").write_text(json.dumps(report, indent=2, default=float))
     with open(args.out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["sequence", "channel", "J", "F", "oracle_channel", "oracle_J", "error"])
+        writer = csv.DictWriter(
+            handle,
+            fieldnames=["sequence", "channel", "J", "F", "oracle_channel", "oracle_J", "error"],
+        )
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {args.out}/results.json, results.csv and strips/")
@@ -112,10 +157,16 @@ def evaluate_saliency(args) -> int:
     for pair in tqdm(pairs, desc="images", unit="img"):
         pred = segmenter.predict([load_frame(pair.image_path)])[0]
         gt = load_gt_mask(pair.mask_path, threshold=127)
-        prob = pred.foreground if pred.foreground.shape == gt.shape else resize_mask_nearest(pred.foreground, gt.shape)
+        prob = (
+            pred.foreground
+            if pred.foreground.shape == gt.shape
+            else resize_mask_nearest(pred.foreground, gt.shape)
+        )
         acc.add(prob, gt)
     result = acc.result()
-    print(f"saliency on {result['num_images']} images: max F-beta {result['max_f']:.3f}  adaptive F-beta {result['adaptive_f']:.3f}  MAE {result['mae']:.3f}")
+    print(
+        f"saliency on {result['num_images']} images: max F-beta {result['max_f']:.3f}  adaptive F-beta {result['adaptive_f']:.3f}  MAE {result['mae']:.3f}"
+    )
     (args.out / "saliency.json").write_text(json.dumps(result, indent=2, default=float))
     return 0
 
@@ -124,12 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(prog="amd-eval", description=__doc__.split("\n\n")[0])
     p.add_argument("root", nargs="?", type=Path, help="DAVIS-style folder of sequences")
-    p.add_argument("--saliency", nargs=2, metavar=("IMAGES", "MASKS"), help="evaluate a saliency set instead")
+    p.add_argument(
+        "--saliency", nargs=2, metavar=("IMAGES", "MASKS"), help="evaluate a saliency set instead"
+    )
     p.add_argument("--checkpoint", default="synthetic-small")
     p.add_argument("--out", type=Path, default=Path("eval_out"))
-    p.add_argument("--channel", default="auto", help="auto (stored, else label-free), label-free, oracle (ANALYSIS ONLY: uses GT), or an index")
+    p.add_argument(
+        "--channel",
+        default="auto",
+        help="auto (stored, else label-free), label-free, oracle (ANALYSIS ONLY: uses GT), or an index",
+    )
     p.add_argument("--oracle-channel", action="store_true", help="same as --channel oracle")
-    p.add_argument("--short-side", type=int, default=None, help="inference short side (default: native size)")
+    p.add_argument(
+        "--short-side", type=int, default=None, help="inference short side (default: native size)"
+    )
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--max-frames", type=int, default=0)
     args = p.parse_args(argv)

@@ -1,8 +1,8 @@
 """``amd-train``: unsupervised AMD training (CPU, one GPU, or ``torchrun`` for many).
 
-    amd-train --config synthetic.yaml                       # CPU quickstart
-    amd-train --config ytvos.yaml --set data.root=DIR --set data.split=FILE
-    torchrun --nproc_per_node=8 -m amd_train.cli.train --config ytvos.yaml --set ...
+amd-train --config synthetic.yaml                       # CPU quickstart
+amd-train --config ytvos.yaml --set data.root=DIR --set data.split=FILE
+torchrun --nproc_per_node=8 -m amd_train.cli.train --config ytvos.yaml --set ...
 """
 
 from __future__ import annotations
@@ -17,9 +17,25 @@ from amd_train.data.base import DataError
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="amd-train", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--config", default="synthetic.yaml", help="YAML file or packaged config name (synthetic, ytvos, tta)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set run.max_steps=100")
+    p = argparse.ArgumentParser(
+        prog="amd-train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument(
+        "--config",
+        default="synthetic.yaml",
+        help="YAML file or packaged config name (synthetic, ytvos, tta)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set run.max_steps=100",
+    )
     p.add_argument("--out-dir", help="shortcut for --set run.out_dir=DIR")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         teardown_distributed()
     if state.history:
         last = state.history[-1]
-        print(f"done: step {state.step}, label-free IoU {last['iou']:.3f} after {last['minutes']:.1f} min, foreground channel {state.foreground_channel}")
+        print(
+            f"done: step {state.step}, label-free IoU {last['iou']:.3f} after {last['minutes']:.1f} min, foreground channel {state.foreground_channel}"
+        )
     else:
         print(f"done: step {state.step}; checkpoints in {cfg.run.out_dir}")
     return 0
