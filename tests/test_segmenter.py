@@ -1,0 +1,130 @@
+"""Segmenter, objectness and the amd-segment CLI."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from amd_plugin import Segmenter, save_checkpoint
+from amd_plugin.cli.segment import main as segment_main
+from amd_plugin.io.video import VideoWriter
+from amd_plugin.objectness import choose_foreground_channel, objectness_score
+
+
+def test_objectness_high_for_a_distinct_object_low_otherwise():
+    blob = np.zeros((64, 64), np.float32)
+    blob[20:44, 24:40] = 0.95
+    assert objectness_score(blob) > 0.8
+    assert objectness_score(np.zeros((64, 64), np.float32)) == 0.0
+    assert objectness_score(np.full((64, 64), 0.9, np.float32)) < 0.05  # everything = background
+    assert objectness_score(np.full((64, 64), 0.5, np.float32)) < 0.05  # undecided
+    hesitant = blob * 0.55 + 0.2
+    assert objectness_score(hesitant) < objectness_score(blob)
+
+
+def test_label_free_channel_prefers_the_centred_moving_segment():
+    t, k, h, w = 4, 3, 32, 32
+    masks = np.zeros((t, k, h, w), np.float32)
+    masks[:, 0] = 1.0
+    masks[:, 0, 10:22, 10:22] = 0.0
+    masks[:, 1, 10:22, 10:22] = 1.0  # the object, away from the border
+    masks[:, 2] = 0.0  # an empty channel must not win just by avoiding the border
+    assert choose_foreground_channel(masks) == 1
+    motion = np.zeros((t, k, 2), np.float32)
+    motion[:, 1] = [3.0, 0.0]
+    assert choose_foreground_channel(masks, motion) == 1
+
+
+def test_predictions_have_input_size_and_valid_ranges(small_model):
+    segmenter = Segmenter(small_model, short_side=64, foreground=1)
+    images = [
+        np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)
+        for i, (h, w) in enumerate([(50, 70), (64, 64), (30, 90)])
+    ]
+    preds = segmenter.predict(images)
+    for image, pred in zip(images, preds):
+        assert pred.foreground.shape == image.shape[:2] and pred.foreground.dtype == np.float32
+        assert 0.0 <= pred.foreground.min() <= pred.foreground.max() <= 1.0
+        assert pred.segments.shape[0] == small_model.num_segments
+        assert np.allclose(pred.segments.sum(0), 1.0, atol=1e-4)
+        assert 0.0 <= pred.objectness <= 1.0 and pred.foreground_channel == 1
+
+
+def test_auto_channel_works_for_a_fresh_model(small_model):
+    segmenter = Segmenter(small_model, short_side=64)
+    assert segmenter.foreground_channel is None
+    segmenter.predict([np.zeros((40, 40, 3), np.uint8)])
+    assert 0 <= segmenter.foreground_channel < small_model.num_segments
+
+
+@pytest.fixture
+def inputs(tmp_path, small_model):
+    ckpt = save_checkpoint(small_model, tmp_path / "m.pt", foreground_channel=1)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(
+            folder / f"{i:05d}.jpg"
+        )
+    with VideoWriter(tmp_path / "clip.mp4", fps=5) as writer:
+        for _ in range(4):
+            writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    (tmp_path / "broken.mp4").write_bytes(b"garbage" * 50)
+    (tmp_path / "notes.jpg").write_text("this is text")
+    return tmp_path, ckpt
+
+
+def test_cli_writes_masks_for_image_folder_and_video(inputs, capsys):
+    root, ckpt = inputs
+    out = root / "out"
+    code = segment_main(
+        [
+            str(root / "photo.png"),
+            str(root / "frames"),
+            str(root / "clip.mp4"),
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(out),
+            "--short-side",
+            "48",
+        ]
+    )
+    assert code == 0
+    mask = np.asarray(Image.open(out / "photo_mask.png"))
+    assert mask.shape == (48, 64) and set(np.unique(mask)) <= {0, 255}
+    assert (out / "photo_overlay.png").exists() and (out / "photo_heatmap.png").exists()
+    assert sorted(p.name for p in (out / "frames" / "masks").iterdir()) == [
+        "00001.png",
+        "00002.png",
+        "00003.png",
+    ]
+    assert len(list((out / "clip" / "masks").iterdir())) == 4
+    assert (out / "clip" / "overlay.mp4").stat().st_size > 0
+    assert "objectness" in capsys.readouterr().out
+
+
+def test_cli_bad_inputs_are_named_and_others_complete(inputs, capsys):
+    root, ckpt = inputs
+    out = root / "out2"
+    code = segment_main(
+        [
+            str(root / "broken.mp4"),
+            str(root / "notes.jpg"),
+            str(root / "nothere.png"),
+            str(root / "photo.png"),
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(out),
+            "--short-side",
+            "48",
+        ]
+    )
+    assert code == 1
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    for name in ("broken.mp4", "notes.jpg", "nothere.png"):
+        assert name in text
+    assert (out / "photo_mask.png").exists()
