@@ -55,14 +55,27 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 
 def checkpoint_payload(
-    model: AMD, foreground_channel: int | None = None, run_config: Any = None, **extra: Any
+    model: AMD,
+    foreground_channel: int | None = None,
+    run_config: Any = None,
+    half: bool = False,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """The dict our checkpoints hold (``extra``: optimizer, scheduler, step, rng, …)."""
+    """The dict our checkpoints hold (``extra``: optimizer, scheduler, step, rng, …).
+
+    ``half`` stores floating-point weights as fp16 (half the size, for shipping); loading
+    casts them back to the model's fp32.
+    """
+
+    def store(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().cpu()
+        return t.half() if half and t.is_floating_point() else t
+
     return {
         "format": FORMAT,
         "version": __version__,
         "model_config": to_dict(model.cfg),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: store(v) for k, v in model.state_dict().items()},
         "foreground_channel": foreground_channel,
         "config": to_dict(run_config) if run_config is not None else None,
         **extra,
@@ -74,10 +87,13 @@ def save_checkpoint(
     path: str | Path,
     foreground_channel: int | None = None,
     run_config: Any = None,
+    half: bool = False,
     **extra: Any,
 ) -> Path:
     """Atomically write a checkpoint that :func:`load_model` can rebuild the model from."""
-    atomic_torch_save(checkpoint_payload(model, foreground_channel, run_config, **extra), path)
+    atomic_torch_save(
+        checkpoint_payload(model, foreground_channel, run_config, half, **extra), path
+    )
     return Path(path)
 
 

@@ -54,6 +54,21 @@ class AppearancePathway(nn.Module):
             cfg.dropout,
         )
         self.output_stride = 8
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Kaiming-normal (fan-out) convs, unit BatchNorm, and a small classifier (std 0.01),
+        as in the reference's ResNet / FCN-head initialisation."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.head.conv_seg.weight, std=0.01)
+        nn.init.zeros_(self.head.conv_seg.bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(images))

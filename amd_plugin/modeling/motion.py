@@ -136,6 +136,16 @@ class MotionPathway(nn.Module):
         cost_channels = (2 * SEARCH_RADIUS + 1) ** 2
         self.estimator = FlowEstimator(cost_channels + 32 + 2)
         self.leaky = nn.LeakyReLU(0.1)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Kaiming-normal convs, zero biases (the reference's init). PyTorch's default init
+        shrinks activations ~3× per layer here, which leaves the cost volume near zero at
+        the start and slows learning to a crawl."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight)
+                nn.init.zeros_(module.bias)
 
     def forward(
         self,
