@@ -32,10 +32,29 @@ def load_adapt() -> AdaptFunction:
     return adapt
 
 
+def override_list(overrides: Sequence[str] | str | None) -> list[str]:
+    """``key.path=value`` overrides as a list; a string holds one per line (an App text box).
+
+    Operator params arrive as whatever the caller stored: a list from Python, ``None`` when
+    unset, or one string; splatting a string would pass it character by character.
+    """
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return [line.strip() for line in overrides.splitlines() if line.strip()]
+    return [str(item) for item in overrides]
+
+
 def tta_config(
-    steps: int | None = None, lr: float | None = None, overrides: Sequence[str] = ()
+    steps: int | None = None,
+    lr: float | None = None,
+    overrides: Sequence[str] | str | None = (),
 ) -> Any:
-    """The packaged ``tta.yaml`` training config with optional step/lr/``key=value`` overrides."""
+    """The packaged ``tta.yaml`` training config with optional step/lr/``key=value`` overrides.
+
+    ``overrides`` (e.g. ``data.crop_size=[64, 64]``, ``run.max_steps=2``) are applied last,
+    so they win over ``steps`` and ``lr``.
+    """
     try:
         from amd_train.config import load_train_config
     except ImportError as err:
@@ -45,7 +64,7 @@ def tta_config(
         extra.append(f"run.max_steps={int(steps)}")
     if lr:
         extra.append(f"optim.lr={float(lr)}")
-    return load_train_config("tta.yaml", [*extra, *overrides])
+    return load_train_config("tta.yaml", [*extra, *override_list(overrides)])
 
 
 def adapt_and_apply(
@@ -73,6 +92,8 @@ def adapt_and_apply(
     Returns:
         one :class:`ApplySummary` per video.
     """
+    import torch
+
     from amd_plugin import Segmenter, load_model
 
     if collection.media_type != "video":
@@ -89,7 +110,13 @@ def adapt_and_apply(
         if on_video is not None:
             on_video(index, len(ids), sample_id)
         loaded = load_model(checkpoint, device="cpu", eval_mode=False)
-        model = adapt(loaded.model, path, cfg)
+        threads = torch.get_num_threads()
+        try:
+            model = adapt(loaded.model, path, cfg)
+        finally:
+            # the trainer sets torch's process-wide thread count (run.threads); put it back so
+            # segmentation, and later videos in this worker, run as configured
+            torch.set_num_threads(threads)
         model.eval()
         # fine-tuning keeps the channel's meaning; a model without one chooses it label-free
         channel = loaded.foreground_channel if loaded.foreground_channel is not None else "auto"

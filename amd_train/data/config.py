@@ -7,7 +7,7 @@ from typing import Literal
 
 from amd_train.synthetic import SyntheticConfig
 
-DataKind = Literal["auto", "split", "frames", "videos", "synthetic"]
+DataKind = Literal["auto", "split", "frames", "videos", "synthetic", "fiftyone"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class DataConfig:
         kind: ``auto`` detects: split given → ``split``; video files in root (or root/videos)
             → ``videos``; frame folders (``JPEGImages/<video>/``, ``<video>/JPEGImages/`` or
             ``<video>/``) → ``frames``. ``synthetic`` renders videos on the fly.
+            ``fiftyone`` (never auto-detected) trains on the video samples of a FiftyOne
+            dataset: ``root`` is ``"<dataset>"`` or ``"<dataset>:<saved view>"``, read from
+            the database FiftyOne is configured for (see amd_train.data.fiftyone_source).
         step_limit: frame gap of a pair is uniform in 1..step_limit (reference: 1).
         resize_short, scale_min, scale_max: short side is resized to
             resize_short × U(scale_min, scale_max) (reference: 400, 0.96, 1.0).

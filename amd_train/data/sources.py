@@ -76,7 +76,8 @@ def resolve_kind(cfg: DataConfig) -> str:
 
 
 def _candidates(cfg: DataConfig, kind: str) -> list[VideoSource | Path]:
-    """Sources (frame folders) or paths (video files, opened later so failures are skipped)."""
+    """Sources (frame folders, FiftyOne samples) or paths (video files, opened later so
+    failures are skipped)."""
     root = Path(cfg.root).expanduser()
     if kind == "split":
         if not cfg.split:
@@ -90,6 +91,10 @@ def _candidates(cfg: DataConfig, kind: str) -> list[VideoSource | Path]:
         if not files:
             raise DataError(f"data.root {root}: no video files found")
         return list(files)
+    if kind == "fiftyone":
+        from amd_train.data.fiftyone_source import fiftyone_sources  # optional dependency
+
+        return list(fiftyone_sources(cfg.root))
     if kind == "frames":
         folders = find_frame_folders(root)
         if not folders:
