@@ -57,8 +57,12 @@ class AppearancePathway(nn.Module):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """Kaiming-normal (fan-out) convs, unit BatchNorm, and a small classifier (std 0.01),
-        as in the reference's ResNet / FCN-head initialisation."""
+        """Kaiming-normal (fan-out) convs and unit BatchNorm as in the reference.
+
+        The classifier gets std 0.05 (the reference: 0.01). With near-uniform initial masks
+        all K segments pool the same feature and get the same flow, so the gradient that
+        would separate them vanishes; measured here on synthetic video, std 0.01 left the
+        masks uniform (entropy ≈ log K) for 100+ steps."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -67,7 +71,7 @@ class AppearancePathway(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        nn.init.normal_(self.head.conv_seg.weight, std=0.01)
+        nn.init.normal_(self.head.conv_seg.weight, std=0.05)
         nn.init.zeros_(self.head.conv_seg.bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
