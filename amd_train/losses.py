@@ -54,6 +54,9 @@ class LossConfig:
             evaluated at the finest scale only, with the flow divided by min(h, w).
         smooth_alpha: edge sensitivity of the smoothness weights ``exp(-alpha·|∇I|)``.
         warp_padding: ``grid_sample`` padding mode for the reconstruction.
+        min_visible: a frame whose visible fraction falls below this is scored on all its
+            pixels (guard against the degenerate "everything occluded" zero; 0 = off, as
+            in the reference).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -64,6 +67,7 @@ class LossConfig:
     w_smooth: float = 0.0
     smooth_alpha: float = 10.0
     warp_padding: str = "border"
+    min_visible: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.scale_weights or any(w < 0 for w in self.scale_weights):
@@ -281,6 +285,14 @@ def view_synthesis_loss(
     if cfg.use_occlusion:
         # A's visibility comes from splatting B's flow (flows_bw), and vice versa
         occ_full = _swap_halves(occlusion_mask(finest, cfg.occlusion_threshold))
+        if cfg.min_visible > 0:
+            # Degenerate-solution guard (not in the reference, where this case is 0/0):
+            # flows large enough to mark (nearly) every pixel occluded make the masked,
+            # occlusion-normalised error exactly 0, and training was measured falling into
+            # that flat minimum. A frame that is less than `min_visible` visible is scored
+            # on all its pixels instead.
+            visible = occ_full.mean(dim=(1, 2, 3), keepdim=True)
+            occ_full = torch.where(visible < cfg.min_visible, torch.ones_like(occ_full), occ_full)
 
     terms: dict[str, Tensor] = {}
     photometric = targets.new_zeros(())
