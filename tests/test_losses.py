@@ -227,3 +227,19 @@ def test_matches_direct_unbatched_reference():
     for flow in (fw[0], bw[0]):
         assert torch.allclose(splat_weights(flow), _naive_splat(flow), atol=1e-5)
     assert 0 < terms["occlusion_fw"].item() < 1
+
+
+def test_all_occluded_frames_are_not_a_free_zero():
+    """Huge flows mark every pixel occluded; with the guard the loss stays informative."""
+    import torch
+
+    from amd_train.losses import LossConfig, view_synthesis_loss
+
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 32, 32)
+    b = torch.rand(1, 3, 32, 32)
+    huge = [torch.full((1, 2, 32 // 2**i, 32 // 2**i), 1e4) for i in range(5)]
+    guarded, terms = view_synthesis_loss(huge, huge, a, b)
+    reference, _ = view_synthesis_loss(huge, huge, a, b, LossConfig(min_visible=0.0))
+    assert float(reference) == 0.0  # the reference's degenerate minimum
+    assert float(guarded) > 0.1 and float(terms["occlusion_fw"]) == 1.0
