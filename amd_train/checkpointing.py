@@ -4,6 +4,7 @@ position), last N kept, ``last.pt`` always pointing at a complete file."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,34 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(out_dir: Path) -> int:
+    """Delete the temp files (``.NAME.PID.tmp``) of checkpoint writes whose process died.
+
+    A process killed mid-write (SIGKILL, OOM, preemption) leaves a full-size temp file that
+    nothing else would ever remove. Returns how many were removed.
+    """
+    removed = 0
+    for tmp in out_dir.glob(".*.pt.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("removed %d temp file(s) left by interrupted checkpoint writes", removed)
+    return removed
+
+
 def save_training_checkpoint(
     out_dir: Path,
     model: torch.nn.Module,
@@ -70,6 +99,7 @@ def save_training_checkpoint(
         **(extra or {}),
     )
     path = out_dir / f"ckpt_{step:08d}.pt"
+    remove_stale_temp_files(out_dir)
     try:
         atomic_torch_save(payload, path)
         atomic_torch_save(payload, out_dir / LAST)

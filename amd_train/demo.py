@@ -67,7 +67,17 @@ def segment_and_evaluate(checkpoint: str, root: Path, out: Path) -> None:
     from amd_plugin.cli.segment import main as segment_main
 
     videos = sorted((root / "videos").glob("*.mp4"))[:2]
-    segment_main([*map(str, videos), "--checkpoint", checkpoint, "--out", str(out / "segment"), "--short-side", "128"])
+    segment_main(
+        [
+            *map(str, videos),
+            "--checkpoint",
+            checkpoint,
+            "--out",
+            str(out / "segment"),
+            "--short-side",
+            "128",
+        ]
+    )
 
 
 def export_onnx(checkpoint: str, out: Path) -> None:
@@ -78,13 +88,23 @@ def export_onnx(checkpoint: str, out: Path) -> None:
         return
     onnx_path = out / "amd_appearance.onnx"
     if not onnx_path.exists():
-        trt_main(["export", "--checkpoint", checkpoint, "--out", str(onnx_path), "--height", "128", "--width", "128"])
+        trt_main(["export", "--checkpoint", checkpoint, "--out", str(onnx_path)])
     else:
         print(f"    reusing {onnx_path}")
     import torch
 
     if torch.cuda.is_available():
-        trt_main(["build", "--checkpoint", checkpoint, "--onnx", str(onnx_path), "--out", str(out / "amd_appearance.engine")])
+        trt_main(
+            [
+                "build",
+                "--checkpoint",
+                checkpoint,
+                "--onnx",
+                str(onnx_path),
+                "--out",
+                str(out / "amd_appearance.engine"),
+            ]
+        )
     else:
         print("    TensorRT engine: skipped (no CUDA GPU here; `amd-trt build` on a GPU machine)")
 
@@ -101,7 +121,11 @@ def fiftyone_stage(checkpoint: str, root: Path) -> None:
     from fiftyone import ViewField as F
 
     videos = sorted((root / "videos").glob("*.mp4"))
-    extra = [OPENCV_SAMPLES / name for name in ("vtest.avi", "tree.avi") if (OPENCV_SAMPLES / name).exists()]
+    extra = [
+        OPENCV_SAMPLES / name
+        for name in ("vtest.avi", "tree.avi")
+        if (OPENCV_SAMPLES / name).exists()
+    ]
     dataset = fo.load_dataset(DATASET) if fo.dataset_exists(DATASET) else fo.Dataset(DATASET)
     dataset.persistent = True
     known = set(dataset.values("filepath"))
@@ -113,23 +137,42 @@ def fiftyone_stage(checkpoint: str, root: Path) -> None:
     else:
         print("    (install Debian's opencv-doc to add its real sample videos)")
     operator = foo.get_operator("@amd/objectness/apply_amd")
-    operator(dataset, checkpoint=checkpoint, short_side=128, frame_stride=2, delegate=False, skip_existing=True)
+    operator(
+        dataset,
+        checkpoint=checkpoint,
+        short_side=128,
+        frame_stride=2,
+        delegate=False,
+        skip_existing=True,
+    )
     view = dataset.match(F("amd_objectness") > 0.3).sort_by("amd_objectness", reverse=True)
     print(f"\n    {'video':<28} {'frames':>6} {'objectness':>10}")
-    for sample in dataset.sort_by("amd_objectness", reverse=True).select_fields(["filepath", "amd_objectness"]):
+    for sample in dataset.sort_by("amd_objectness", reverse=True).select_fields(
+        ["filepath", "amd_objectness"]
+    ):
         frames = len(sample.frames) if hasattr(sample, "frames") else 0
         score = sample["amd_objectness"]
-        print(f"    {Path(sample.filepath).name:<28} {frames:>6} {score if score is not None else float('nan'):>10.3f}")
-    print(f"\n    {len(view)} of {len(dataset)} videos have objectness > 0.3 (dataset.match(F('amd_objectness') > 0.3))")
+        print(
+            f"    {Path(sample.filepath).name:<28} {frames:>6} {score if score is not None else float('nan'):>10.3f}"
+        )
+    print(
+        f"\n    {len(view)} of {len(dataset)} videos have objectness > 0.3 (dataset.match(F('amd_objectness') > 0.3))"
+    )
     print("\nOpen the App on this dataset:")
-    print(f"    FIFTYONE_PLUGINS_DIR={REPO} {sys.executable} -c \"import fiftyone as fo; fo.launch_app(fo.load_dataset('{DATASET}')).wait()\"")
+    print(
+        f"    FIFTYONE_PLUGINS_DIR={REPO} {sys.executable} -c \"import fiftyone as fo; fo.launch_app(fo.load_dataset('{DATASET}')).wait()\""
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="amd-demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPO / "demo_out")
     p.add_argument("--videos", type=int, default=4)
-    p.add_argument("--train", action="store_true", help="train from scratch (CPU, ~30 min) instead of the shipped checkpoint")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="train from scratch (CPU, ~30 min) instead of the shipped checkpoint",
+    )
     p.add_argument("--train-minutes", type=float, default=30.0)
     p.add_argument("--no-fiftyone", action="store_true")
     args = p.parse_args(argv)
@@ -146,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = str(train_checkpoint(args.out, args.train_minutes))
         done(start)
     else:
-        print("\n=== 2/5 using the shipped checkpoint 'synthetic-small' (see amd_plugin/assets/README.md)")
+        print(
+            "\n=== 2/5 using the shipped checkpoint 'synthetic-small' (see amd_plugin/assets/README.md)"
+        )
 
     start = stage("3/5 segment + evaluate (label-free foreground channel)")
     segment_and_evaluate(checkpoint, root, args.out)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from amd_plugin.io.images import read_image
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 FRAMES_DIR = "JPEGImages"
 MASKS_DIR = "Annotations"
@@ -226,8 +228,9 @@ def load_gt_mask(
 
 
 def load_frame(path: str | Path) -> np.ndarray:
-    """Load a frame as an H×W×3 uint8 RGB array."""
-    return np.asarray(_open_image(Path(path), "frame").convert("RGB"))
+    """Load a frame as an H×W×3 uint8 RGB array (the library's reader; ValueError naming the
+    file on failure)."""
+    return read_image(path)
 
 
 def resize_mask_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -137,7 +137,7 @@ def test_unreadable_frame_names_the_file(tmp_path) -> None:
     source = FrameFolderSource(tmp_path / "v", ["00000.png", "00009.png", "00010.png"])
     with pytest.raises(DataError, match=r"00009\.png: missing or not a regular file"):
         source.read(1)
-    with pytest.raises(DataError, match=r"00010\.png: cannot read image"):
+    with pytest.raises(DataError, match=r"00010\.png: not a readable image"):
         source.read(2)
 
 

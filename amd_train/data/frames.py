@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from amd_plugin.io.images import MediaError
+from amd_plugin.io.images import read_image as read_media_image
 from amd_train.data.base import IMAGE_EXTENSIONS, DataError, VideoSource, natural_key
 
 
@@ -17,10 +19,10 @@ def read_image(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: missing or not a regular file")
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(f"{path}: cannot read image ({err})") from err
+        # the library's reader: EXIF orientation, alpha, palette, 16-bit, CMYK handled once
+        return read_media_image(path)
+    except MediaError as err:
+        raise DataError(str(err)) from err
 
 
 def list_images(folder: Path) -> list[str]:
