@@ -124,6 +124,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ValueError,
         KeyError,
         AttributeError,
+        ImportError,  # pickled classes from a package that is not installed here
         pickle.UnpicklingError,
     ) as err:
         raise CheckpointError(

@@ -328,7 +328,7 @@ def read_engine_metadata(engine_path: str | Path) -> dict[str, Any]:
     """``<engine>.json`` as a dict; :class:`EngineMismatch` when missing or unreadable."""
     path = metadata_path(engine_path)
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except FileNotFoundError as err:
         raise EngineMismatch(
             f"{engine_path}: no metadata file {path.name} next to it, so it cannot be checked "
@@ -336,6 +336,12 @@ def read_engine_metadata(engine_path: str | Path) -> dict[str, Any]:
         ) from err
     except (OSError, ValueError) as err:
         raise EngineMismatch(f"{path}: unreadable engine metadata ({err})") from err
+    if not isinstance(meta, dict):
+        raise EngineMismatch(
+            f"{path}: unreadable engine metadata (expected a JSON object, got "
+            f"{type(meta).__name__})"
+        )
+    return meta
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

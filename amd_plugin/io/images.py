@@ -59,12 +59,18 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as ``H×W×3`` uint8 RGB, EXIF orientation applied."""
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            raise MediaError(f"{path}: broken symlink or symlink loop")
         raise MediaError(f"{path}: file not found")
     if path.is_dir():
         raise MediaError(f"{path}: is a folder, not an image")
+    if not path.is_file():  # a FIFO or device would block the decoder forever
+        raise MediaError(f"{path}: not a regular file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # MAX_PIXELS below is the limit; Pillow's warning fires at 89 MP, which would
+            # refuse ordinary 100 MP photos. Pillow still raises DecompressionBombError at 179 MP.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise MediaError(f"{path}: image too large ({image.width}×{image.height})")

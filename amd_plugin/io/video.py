@@ -57,12 +57,19 @@ def _stream_rotation(stream) -> int:
     return 0
 
 
+def _frame_rotation(frame) -> int:
+    """Display rotation of a decoded frame (PyAV >= 14 exposes the display matrix only here)."""
+    return round(float(getattr(frame, "rotation", 0) or 0)) % 360
+
+
 def open_container(path: str | Path):
     import av
 
     path = Path(path)
     if not path.exists():
         raise MediaError(f"{path}: file not found")
+    if not path.is_file():  # a FIFO or device would block the demuxer forever
+        raise MediaError(f"{path}: not a regular file")
     try:
         container = av.open(str(path))
     except PermissionError as err:
@@ -76,17 +83,25 @@ def open_container(path: str | Path):
 
 
 def probe_video(path: str | Path) -> VideoInfo:
+    import av
+
     container = open_container(path)
     try:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
+        rotation = _stream_rotation(stream)
+        if not rotation:
+            try:
+                rotation = _frame_rotation(next(container.decode(stream)))
+            except (StopIteration, av.error.FFmpegError):
+                rotation = 0
         return VideoInfo(
             Path(path),
             stream.width,
             stream.height,
             fps,
             int(stream.frames or 0),
-            _stream_rotation(stream),
+            rotation,
         )
     finally:
         container.close()
@@ -104,7 +119,9 @@ def iter_video_frames(
     """Yield ``(frame_number, H×W×3 uint8 RGB)``, frame numbers from 1 (FiftyOne's convention).
 
     Decoding errors mid-stream end the iteration with a :class:`MediaError` naming the file;
-    a video with no decodable frame raises too.
+    a video with no decodable frame raises too, and so does a truncated file (fewer packets
+    than the container's index declares; FFmpeg ends such a file quietly, and its frame
+    threads swallow the error of the cut last packet).
     """
     import av
 
@@ -112,18 +129,28 @@ def iter_video_frames(
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     rotation = _stream_rotation(stream) if apply_rotation else 0
-    count = 0
+    declared = int(stream.frames or 0)
+    count = packets = 0
     try:
-        for number, frame in enumerate(container.decode(stream), start=1):
-            count += 1
-            if (number - 1) % stride == 0:
-                yield number, _rotate(frame.to_ndarray(format="rgb24"), rotation)
+        for packet in container.demux(stream):
+            if packet.size or packet.pts is not None:  # not the final flush packet
+                packets += 1
+            for frame in packet.decode():
+                count += 1
+                if (count - 1) % stride == 0:
+                    angle = rotation or (_frame_rotation(frame) if apply_rotation else 0)
+                    yield count, _rotate(frame.to_ndarray(format="rgb24"), angle)
     except av.error.FFmpegError as err:
         raise MediaError(f"{path}: decoding failed after {count} frame(s) ({err})") from err
     finally:
         container.close()
     if count == 0:
         raise MediaError(f"{path}: video has no decodable frames")
+    if packets < declared:
+        raise MediaError(
+            f"{path}: truncated video: {packets} of the {declared} frames its index declares "
+            f"are present ({count} decoded)"
+        )
 
 
 def iter_folder_frames(folder: str | Path, stride: int = 1) -> Iterator[tuple[int, np.ndarray]]:
