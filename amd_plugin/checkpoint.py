@@ -224,3 +224,20 @@ def load_model(
     loaded.model.to(device)
     loaded.model.train(not eval_mode)
     return loaded
+
+
+def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+    """Copy a training checkpoint without optimizer/RNG state (fp16 weights by default):
+    what ships in ``amd_plugin/assets`` and what people pass around for inference."""
+    loaded = load_model(src)
+    ckpt = loaded.checkpoint
+    extra = {k: ckpt[k] for k in ("step", "history", "minutes") if k in ckpt}
+    return save_checkpoint(
+        loaded.model,
+        dst,
+        loaded.foreground_channel,
+        ckpt.get("config"),
+        half,
+        source=str(src),
+        **extra,
+    )
