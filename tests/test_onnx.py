@@ -53,7 +53,7 @@ def decisive(model: AMD) -> AMD:
                 module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
                 module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
                 module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-        model.appearance.head.conv_seg.weight.mul_(8.0)
+        model.appearance.head.conv_seg.weight.mul_(40.0)
     return model.eval()
 
 
