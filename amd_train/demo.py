@@ -111,6 +111,7 @@ def export_onnx(checkpoint: str, out: Path) -> None:
 
 def fiftyone_stage(checkpoint: str, root: Path) -> None:
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
     os.environ.setdefault("FIFTYONE_PLUGINS_DIR", str(REPO))
     try:
         import fiftyone as fo
