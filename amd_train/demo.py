@@ -129,8 +129,14 @@ def fiftyone_stage(checkpoint: str, root: Path) -> None:
     ]
     dataset = fo.load_dataset(DATASET) if fo.dataset_exists(DATASET) else fo.Dataset(DATASET)
     dataset.persistent = True
+    wanted = [str(p.resolve()) for p in [*videos, *extra]]
+    # the dataset lives in the user's shared database: drop videos another checkout (or an
+    # earlier demo with other options) put there, keep the ones this run reuses
+    stale = dataset.match(~F("filepath").is_in(wanted))
+    if len(stale):
+        dataset.delete_samples(stale)
     known = set(dataset.values("filepath"))
-    new = [str(p.resolve()) for p in [*videos, *extra] if str(p.resolve()) not in known]
+    new = [p for p in wanted if p not in known]
     if new:
         dataset.add_samples([fo.Sample(filepath=p) for p in new])
     if extra:

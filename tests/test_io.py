@@ -63,3 +63,35 @@ def test_corrupt_and_empty_videos_name_the_file(tmp_path):
     VideoWriter(empty).close()  # a container with no frames at all
     with pytest.raises(MediaError, match=r"empty\.mp4"):
         list(iter_frames(empty))
+
+
+def _avi_with_null_frames(path, pts):
+    """An MJPEG AVI whose timestamps skip slots; FFmpeg's AVI muxer fills them with empty
+    ("repeat the previous picture") chunks, as in opencv-doc's tree.avi."""
+    import fractions
+
+    import av
+
+    container = av.open(str(path), "w")
+    stream = container.add_stream("mjpeg", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 32, 24, "yuvj420p"
+    stream.time_base = fractions.Fraction(1, 10)
+    for i, t in enumerate(pts):
+        frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 40 * i + 20, np.uint8), "rgb24")
+        frame.pts, frame.time_base = t, stream.time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def test_avi_null_frames_repeat_the_held_picture(tmp_path):
+    path = _avi_with_null_frames(tmp_path / "null.avi", [0, 3, 4, 8])
+    assert probe_video(path).num_frames == 9  # the index counts the empty slots
+    frames = list(iter_frames(path))
+    assert [n for n, _ in frames] == list(range(1, 10))
+    levels = [round(float(f.mean()) / 40) for _, f in frames]  # picture i has level 40·i+20
+    assert levels == [0, 0, 0, 1, 2, 2, 2, 2, 3]
+    assert [n for n, _ in iter_frames(path, stride=4)] == [1, 5, 9]

@@ -122,6 +122,11 @@ def iter_video_frames(
     a video with no decodable frame raises too, and so does a truncated file (fewer packets
     than the container's index declares; FFmpeg ends such a file quietly, and its frame
     threads swallow the error of the cut last packet).
+
+    AVI files may hold empty "null" chunks that mean "show the previous frame again" (e.g.
+    opencv-doc's ``tree.avi``: 444 frame slots, 68 coded pictures). Their timestamps count
+    frame slots, so frames are numbered by slot and the held picture is repeated for the
+    empty ones: frame numbers then match the player's timeline and FiftyOne's frame count.
     """
     import av
 
@@ -130,23 +135,41 @@ def iter_video_frames(
     stream.thread_type = "AUTO"
     rotation = _stream_rotation(stream) if apply_rotation else 0
     declared = int(stream.frames or 0)
+    slots_from_pts = container.format.name == "avi"
     count = packets = 0
+    first_pts = None
+    held = None  # the last decoded picture, repeated over empty slots
+
+    def picture(frame) -> np.ndarray:
+        angle = rotation or (_frame_rotation(frame) if apply_rotation else 0)
+        return _rotate(frame.to_ndarray(format="rgb24"), angle)
+
     try:
         for packet in container.demux(stream):
             if packet.size or packet.pts is not None:  # not the final flush packet
                 packets += 1
             for frame in packet.decode():
+                slot = count + 1
+                if slots_from_pts and frame.pts is not None:
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    slot = max(slot, frame.pts - first_pts + 1)
+                while held is not None and count + 1 < slot:
+                    count += 1
+                    if (count - 1) % stride == 0:
+                        yield count, held
                 count += 1
-                if (count - 1) % stride == 0:
-                    angle = rotation or (_frame_rotation(frame) if apply_rotation else 0)
-                    yield count, _rotate(frame.to_ndarray(format="rgb24"), angle)
+                wanted = (count - 1) % stride == 0
+                if wanted or slots_from_pts:
+                    held = picture(frame)
+                if wanted:
+                    yield count, held
     except av.error.FFmpegError as err:
         raise MediaError(f"{path}: decoding failed after {count} frame(s) ({err})") from err
     finally:
         container.close()
     if count == 0:
         raise MediaError(f"{path}: video has no decodable frames")
-    if packets < declared:
+    if packets < declared and count < declared:
         raise MediaError(
             f"{path}: truncated video: {packets} of the {declared} frames its index declares "
             f"are present ({count} decoded)"
