@@ -25,6 +25,8 @@ class OptimConfig:
     warmup_steps: int = 0
     grad_clip: float = 0.0  # max global grad norm; 0 disables
     accumulate: int = 1  # gradient accumulation steps per optimizer step
+    # learning-rate multiplier for the motion pathway (1 = reference: one lr for all)
+    motion_lr_scale: float = 1.0
 
 
 @dataclass(frozen=True)

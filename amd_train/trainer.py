@@ -57,6 +57,20 @@ def poly_lambda(cfg: TrainConfig):
     return factor
 
 
+def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """One Adam group, or two when the motion pathway gets its own lr multiplier."""
+    scale = cfg.optim.motion_lr_scale
+    if scale == 1.0:
+        return [{"params": list(model.parameters()), "lr": cfg.optim.lr}]
+    motion = [p for n, p in model.named_parameters() if ".motion." in f".{n}"]
+    motion_ids = {id(p) for p in motion}
+    rest = [p for p in model.parameters() if id(p) not in motion_ids]
+    return [
+        {"params": rest, "lr": cfg.optim.lr},
+        {"params": motion, "lr": cfg.optim.lr * scale},
+    ]
+
+
 @dataclass
 class TrainState:
     step: int = 0
@@ -122,9 +136,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             if info.device.type == "cuda"
             else convert_batchnorm(model)
         )
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
-    )
+    optimizer = torch.optim.Adam(param_groups(model, cfg), weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
     scaler = torch.amp.GradScaler(
         "cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda"

@@ -53,7 +53,9 @@ def read_video_frames(video: str | Path, max_frames: int = 0, stride: int = 1) -
 def run_adaptation(cfg: TrainConfig, show_progress: bool = True):
     """Train on the one video, then choose the foreground channel from its frames (no labels).
 
-    Returns ``(model, channel, losses)``; the adapted checkpoint is ``run.out_dir/last.pt``.
+    Returns ``(model, channel, losses, steps)``: ``losses`` the logged ``(step, loss)`` pairs,
+    ``steps`` the iterations actually run (a time budget can end the run before
+    ``run.max_steps``); the adapted checkpoint is ``run.out_dir/last.pt``.
     """
     state = train(cfg, show_progress=show_progress)
     last = Path(cfg.run.out_dir) / "last.pt"
@@ -66,8 +68,7 @@ def run_adaptation(cfg: TrainConfig, show_progress: bool = True):
         for line in (Path(cfg.run.out_dir) / "metrics.jsonl").read_text().splitlines()
     ]
     losses = [(r["step"], r["loss"]) for r in losses if r.get("kind") == "train"]
-    del state
-    return loaded.model, channel, losses
+    return loaded.model, channel, losses, state.step
 
 
 def adapt(

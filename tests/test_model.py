@@ -133,3 +133,17 @@ def test_training_forward_backward_reaches_both_pathways(small_model):
     assert torch.isfinite(loss)
     assert small_model.appearance.head.conv_seg.weight.grad.abs().sum() > 0
     assert small_model.motion.estimator.conv1[0].weight.grad.abs().sum() > 0
+
+
+def test_centred_motion_input_is_off_by_default_and_only_rescales_the_pyramid_input():
+    assert ModelConfig().motion_center_input is False  # the released weights expect [0, 1]
+    torch.manual_seed(0)
+    plain = MotionPathway()
+    centred = MotionPathway(center_input=True)
+    centred.load_state_dict(plain.state_dict())
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    masks = torch.rand(1, 3, 8, 8).softmax(1)
+    expected = plain(((a - 0.45) / 0.25), ((b - 0.45) / 0.25), masks, masks)
+    got = centred(a, b, masks, masks)
+    torch.testing.assert_close(got.forward[0], expected.forward[0])
+    assert not torch.allclose(got.forward[0], plain(a, b, masks, masks).forward[0])

@@ -154,3 +154,19 @@ def test_kill_9_then_resume_reaches_the_same_weights(frames_root, tmp_path):
     assert a["step"] == b["step"] == 6
     for key, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][key]), key
+
+
+def test_motion_lr_scale_gives_the_motion_pathway_its_own_group():
+    from amd_plugin import AMD, ModelConfig
+    from amd_train.config import TrainConfig
+    from amd_train.trainer import param_groups
+
+    model = AMD(ModelConfig(backbone="small", small_width=8, motion_size=(64, 64)))
+    cfg = TrainConfig()
+    (single,) = param_groups(model, cfg)
+    assert len(single["params"]) == len(list(model.parameters()))
+    scaled = TrainConfig(optim=type(cfg.optim)(lr=2e-4, motion_lr_scale=5.0))
+    rest, motion = param_groups(model, scaled)
+    assert {id(p) for p in motion["params"]} == {id(p) for p in model.motion.parameters()}
+    assert len(rest["params"]) + len(motion["params"]) == len(list(model.parameters()))
+    assert motion["lr"] == pytest.approx(1e-3) and rest["lr"] == pytest.approx(2e-4)

@@ -61,7 +61,9 @@ class AMD(nn.Module):
         super().__init__()
         self.cfg = cfg or ModelConfig()
         self.appearance = AppearancePathway(self.cfg)
-        self.motion = MotionPathway(self.cfg.pair_masks_with_other_frame)
+        self.motion = MotionPathway(
+            self.cfg.pair_masks_with_other_frame, center_input=self.cfg.motion_center_input
+        )
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> AMD:

@@ -59,7 +59,9 @@ class AppearancePathway(nn.Module):
     def init_weights(self) -> None:
         """Kaiming-normal (fan-out) convs and unit BatchNorm as in the reference.
 
-        The classifier gets std 0.05 (the reference: 0.01). With near-uniform initial masks
+        The classifier gets std 0.05. (The reference defines std 0.01 for it but never calls
+        that init, so its classifier starts from PyTorch's default, std ≈ 0.036 for 256
+        inputs.) With near-uniform initial masks
         all K segments pool the same feature and get the same flow, so the gradient that
         would separate them vanishes; measured here on synthetic video, std 0.01 left the
         masks uniform (entropy ≈ log K) for 100+ steps."""

@@ -124,12 +124,16 @@ class MotionPathway(nn.Module):
     Frames are ``B×3×H×W`` RGB in [0, 1] with H, W multiples of 64; masks are ``B×K×h×w``
     soft masks of any size (resized per level, bilinear, align_corners=True).
     With ``pair_masks_with_other_frame`` (reference behaviour, default) the flow on frame
-    A's grid is composed with frame B's masks and vice versa.
+    A's grid is composed with frame B's masks and vice versa. ``center_input`` maps the
+    frames to ``(rgb - 0.45) / 0.25`` before the feature pyramid (not in the reference).
     """
 
-    def __init__(self, pair_masks_with_other_frame: bool = True) -> None:
+    def __init__(
+        self, pair_masks_with_other_frame: bool = True, center_input: bool = False
+    ) -> None:
         super().__init__()
         self.pair_masks_with_other_frame = pair_masks_with_other_frame
+        self.center_input = center_input
         self.pyramid = FeaturePyramid()
         reduce_inputs = PYRAMID_CHANNELS[::-1][:NUM_LEVELS]  # 192, 128, 96, 64, 32
         self.reduce = nn.ModuleList(conv_lrelu(c, 32, kernel=1) for c in reduce_inputs)
@@ -139,9 +143,13 @@ class MotionPathway(nn.Module):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """Kaiming-normal convs, zero biases (the reference's init). PyTorch's default init
-        shrinks activations ~3× per layer here, which leaves the cost volume near zero at
-        the start and slows learning to a crawl."""
+        """Kaiming-normal convs, zero biases.
+
+        The reference defines exactly this init (``PWCLite.init_weights``) but never calls it,
+        so its released model started from PyTorch's default conv init. That default makes
+        each layer's output ~2.5× smaller than Kaiming, which left the cost volume ≈ 0 at the
+        start here, and its random biases start the flow at ~11 px (measured); Kaiming is
+        used instead."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight)
@@ -166,7 +174,10 @@ class MotionPathway(nn.Module):
         # in one batch too (A→B stacked on B→A): the weights are shared, and on a CPU half the
         # number of (small) ops is a large part of the step time.
         b = frame_a.shape[0]
-        pyramids = self.pyramid(torch.cat([frame_a, frame_b]))
+        frames = torch.cat([frame_a, frame_b])
+        if self.center_input:
+            frames = (frames - 0.45) / 0.25
+        pyramids = self.pyramid(frames)
         swapped = [torch.cat([f[b:], f[:b]]) for f in pyramids]
         fw_masks, bw_masks = (
             (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         initial = load_model(checkpoint).model if checkpoint else AMD(cfg.model).eval()
         before = score(initial, frames, gt_dir, short)
     try:
-        model, channel, losses = run_adaptation(cfg)
+        model, channel, losses, steps = run_adaptation(cfg)
     except (DataError, CheckpointError) as err:
         print(f"amd-adapt: {err}", file=sys.stderr)
         return 1
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "video": str(args.video),
         "checkpoint": args.checkpoint,
-        "steps": cfg.run.max_steps,
+        "steps": steps,
         "foreground_channel": channel,
         "objectness": row["objectness"],
         "adapted_checkpoint": str(adapted),
