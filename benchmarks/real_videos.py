@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -79,9 +79,13 @@ def picture(video: Path, zero_shot: Path, adapted: Path, target: Path, columns: 
             )
         )
     gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
-    strip = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+    strip = Image.fromarray(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
+    draw = ImageDraw.Draw(strip)
+    for row, label in enumerate(("frame", "zero-shot", "after amd-adapt")):
+        draw.rectangle((0, 160 * row, 8 + 7 * len(label), 160 * row + 14), fill=(0, 0, 0))
+        draw.text((4, 160 * row + 2), label, fill=(255, 255, 255))
     target.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(strip).save(target)
+    strip.save(target)
 
 
 def main(argv: list[str] | None = None) -> int:
