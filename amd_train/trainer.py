@@ -57,17 +57,17 @@ def poly_lambda(cfg: TrainConfig):
     return factor
 
 
-def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
-    """One Adam group, or two when the motion pathway gets its own lr multiplier."""
+def param_groups(model: AMD, cfg: TrainConfig) -> list[dict]:
+    """One Adam group, or two when the motion pathway gets its own lr multiplier.
+
+    ``model`` is the bare :class:`AMD` (the optimizer is built before any DDP wrapping).
+    """
     scale = cfg.optim.motion_lr_scale
     if scale == 1.0:
         return [{"params": list(model.parameters()), "lr": cfg.optim.lr}]
-    motion = [p for n, p in model.named_parameters() if ".motion." in f".{n}"]
-    motion_ids = {id(p) for p in motion}
-    rest = [p for p in model.parameters() if id(p) not in motion_ids]
     return [
-        {"params": rest, "lr": cfg.optim.lr},
-        {"params": motion, "lr": cfg.optim.lr * scale},
+        {"params": list(model.appearance.parameters()), "lr": cfg.optim.lr},
+        {"params": list(model.motion.parameters()), "lr": cfg.optim.lr * scale},
     ]
 
 

@@ -138,7 +138,7 @@ def iter_video_frames(
     slots_from_pts = container.format.name == "avi"
     count = packets = 0
     first_pts = None
-    held = None  # the last decoded picture, repeated over empty slots
+    held = None  # the last decoded frame, shown again over empty slots
 
     def picture(frame) -> np.ndarray:
         angle = rotation or (_frame_rotation(frame) if apply_rotation else 0)
@@ -156,13 +156,11 @@ def iter_video_frames(
                 while held is not None and count + 1 < slot:
                     count += 1
                     if (count - 1) % stride == 0:
-                        yield count, held
+                        yield count, picture(held)  # converted per yield: no shared arrays
+                held = frame
                 count += 1
-                wanted = (count - 1) % stride == 0
-                if wanted or slots_from_pts:
-                    held = picture(frame)
-                if wanted:
-                    yield count, held
+                if (count - 1) % stride == 0:
+                    yield count, picture(frame)
     except av.error.FFmpegError as err:
         raise MediaError(f"{path}: decoding failed after {count} frame(s) ({err})") from err
     finally:
