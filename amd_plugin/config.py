@@ -49,7 +49,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is typing.Literal:
-        if value not in args:
+        if isinstance(value, bool):
+            # YAML 1.1 reads bare off/on/no/yes as booleans: map them back to the word
+            words = ("off", "no", "false") if not value else ("on", "yes", "true")
+            value = next((w for w in words if w in args), value)
+        if isinstance(value, bool) or value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
         return value
     if dataclasses.is_dataclass(annotation):

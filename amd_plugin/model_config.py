@@ -20,6 +20,8 @@ class ModelConfig:
         head_dilation: dilation (and padding) of those convs.
         dropout: Dropout2d rate before the 1×1 classifier (training only).
         small_width: base width of the ``small`` backbone.
+        classifier_init_std: std of the 1×1 classifier's initial weights (bias 0). Larger
+            values start from sharper, more varied masks.
         motion_size: (H, W) the motion pathway runs at; multiples of 64.
         pair_masks_with_other_frame: reference behaviour: flow on frame A's grid is
             composed with frame B's masks (and vice versa).
@@ -29,6 +31,17 @@ class ModelConfig:
             matching and non-matching positions differs by ~1% at the start and flow is slow
             to learn; centred inputs raise that margin ~10× (measured at the 1/4 level). The
             photometric loss still sees [0, 1] frames.
+        motion_normalize_features: before each correlation, centre and scale both feature
+            maps of a pair by their joint mean and std (over channels and positions), so
+            the cost volume holds correlation coefficients rather than products dominated
+            by the features' positive mean (the normalisation UFlow uses; not in the
+            reference, whose released weights expect it off).
+        motion_soft_argmax: add to each level's segment flow the soft-argmax of the
+            segment's mask-averaged cost volume (the displacement where that segment's
+            pixels correlate best, with a learned temperature). A flow read directly off
+            the correlation, so segment flows follow the visible motion from the first
+            step instead of after the estimator has learned to read the cost volume; not
+            in the reference. Needs ``motion_normalize_features``.
     """
 
     backbone: Backbone = "resnet50"
@@ -37,15 +50,23 @@ class ModelConfig:
     head_dilation: int = 6
     dropout: float = 0.1
     small_width: int = 32
+    classifier_init_std: float = 0.05
     motion_size: tuple[int, int] = (384, 640)
     pair_masks_with_other_frame: bool = True
     motion_center_input: bool = False
+    motion_normalize_features: bool = False
+    motion_soft_argmax: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.motion_size
         if h % 64 or w % 64 or h <= 0 or w <= 0:
             raise ValueError(
                 f"model.motion_size must be positive multiples of 64, got {self.motion_size}"
+            )
+        if self.motion_soft_argmax and not self.motion_normalize_features:
+            raise ValueError(
+                "model.motion_soft_argmax needs model.motion_normalize_features=true "
+                "(the soft-argmax reads correlation coefficients)"
             )
         if self.num_segments < 2:
             raise ValueError(f"model.num_segments must be >= 2, got {self.num_segments}")

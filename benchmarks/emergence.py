@@ -1,6 +1,7 @@
 """Plot the emergence curve of a training run: label-free held-out IoU vs. wall-clock minutes.
 
     python benchmarks/emergence.py runs/synthetic --out benchmarks/emergence_synthetic.png
+    python benchmarks/emergence.py benchmarks/results/emergence_gpu_h200.jsonl --x steps
 
 Reads ``metrics.jsonl`` written by ``amd-train`` (its ``eval`` records: held-out synthetic
 videos never trained on, foreground channel chosen without labels; the oracle-channel IoU
@@ -20,8 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--x", choices=("minutes", "steps"), default="minutes", help="x axis")
+    p.add_argument("--machine", default="2 CPU cores", help="for the axis label")
     args = p.parse_args(argv)
-    records = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+    metrics = args.run if args.run.suffix == ".jsonl" else args.run / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
     evals = [r for r in records if r["kind"] == "eval"]
     if not evals:
         print(f"{args.run}: no eval records")
@@ -30,18 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|")
     for r in evals:
         print(f"| {r['minutes']:.1f} | {int(r['step'])} | {r['iou']:.3f} | {r['oracle_iou']:.3f} |")
-    out = args.out or args.run / "emergence.png"
-    minutes = [r["minutes"] for r in evals]
+    out = args.out or metrics.parent / "emergence.png"
+    xs = [r["minutes"] if args.x == "minutes" else r["step"] for r in evals]
     line_plot(
         {
-            "label-free IoU": (minutes, [r["iou"] for r in evals]),
-            "oracle-channel IoU (analysis only)": (minutes, [r["oracle_iou"] for r in evals]),
+            "label-free IoU": (xs, [r["iou"] for r in evals]),
+            "oracle-channel IoU (analysis only)": (xs, [r["oracle_iou"] for r in evals]),
         },
         out,
-        "wall-clock minutes (2 CPU cores)",
+        f"wall-clock minutes ({args.machine})"
+        if args.x == "minutes"
+        else "training steps (batch 8)",
         "held-out foreground IoU",
         "amd-train --config synthetic.yaml",
-        hlines=[(0.7, "target @15 min"), (0.8, "target @30 min")],
+        hlines=[(0.7, "target @15 min"), (0.8, "target @30 min")] if args.x == "minutes" else [],
     )
     print(f"plot: {out}")
     return 0

@@ -39,21 +39,10 @@ import torch
 
 from amd_plugin.checkpoint import CheckpointError, read_checkpoint
 from amd_train.synthetic import SyntheticConfig, write_dataset
+from amd_train.testing import TINY_TRAINING
 
 TINY = [
-    "model.backbone=small",
-    "model.small_width=8",
-    "model.dropout=0.0",
-    "model.motion_size=[64, 64]",
-    "data.resize_short=64",
-    "data.scale_min=1.0",
-    "data.crop_size=[64, 64]",
-    "data.num_workers=0",
-    "data.samples_per_video=8",
-    "run.threads=1",
-    "run.log_every=1",
-    "run.preview_every=0",
-    "run.tensorboard=false",
+    *TINY_TRAINING,
     "run.batch_size=2",
     "run.deterministic=true",
     "eval.every_minutes=0",

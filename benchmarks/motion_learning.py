@@ -2,6 +2,7 @@
 
     python benchmarks/motion_learning.py                  # [0, 1] input (reference)
     python benchmarks/motion_learning.py --center         # model.motion_center_input
+    python benchmarks/motion_learning.py --normalize      # model.motion_normalize_features
 
 One mask (K = 1), so the pathway must explain each pair with one global segment flow.
 Pairs are frames 0 and 2 of 64 synthetic clips (one object on a panning textured background,
@@ -42,6 +43,11 @@ def make_pairs(clips: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--center", action="store_true", help="centre the motion pathway's input")
+    p.add_argument("--normalize", action="store_true", help="normalise features (UFlow)")
+    p.add_argument(
+        "--head-init", type=float, default=0.01,
+        help="scale of the flow head's last conv relative to Kaiming (the model uses 0.01)",
+    )  # fmt: skip
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--threads", type=int, default=1)
@@ -49,7 +55,9 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     frames_a, frames_b = make_pairs()
-    net = MotionPathway(center_input=args.center)
+    net = MotionPathway(center_input=args.center, normalize_features=args.normalize)
+    with torch.no_grad():  # the model initialises it at 0.01 × Kaiming
+        net.estimator.predict_flow2[0].weight.mul_(args.head_init / 0.01)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     start = time.monotonic()
     for step in range(args.steps + 1):

@@ -43,6 +43,11 @@ def step(model: AMD, a: torch.Tensor, b: torch.Tensor) -> float:
     return float(loss)
 
 
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def timed(model, a, b, plain: bool, repeats: int) -> tuple[float, float]:
     original_forward = type(model.motion).forward
     try:
@@ -53,8 +58,10 @@ def timed(model, a, b, plain: bool, repeats: int) -> tuple[float, float]:
         model.zero_grad(set_to_none=True)
         times = []
         for _ in range(repeats):
+            synchronize(a.device)
             start = time.perf_counter()
             step(model, a, b)
+            synchronize(a.device)  # backward runs asynchronously on a GPU
             times.append(time.perf_counter() - start)
             model.zero_grad(set_to_none=True)
         return min(times), loss

@@ -40,3 +40,14 @@ def test_overrides_return_a_new_config():
         apply_overrides(base, ["run.max_step=3"])
     with pytest.raises(ValueError, match="multiples of 64"):
         apply_overrides(base, ["model.motion_size=[100, 128]"])
+
+
+def test_yaml_boolean_words_set_string_choices(tmp_path):
+    # YAML 1.1 parses a bare `off` as False; `run.amp: off` must still mean "off"
+    cfg = load_train_config(None, ["run.amp=off"])
+    assert cfg.run.amp == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  amp: off\n")
+    assert load_train_config(path).run.amp == "off"
+    with pytest.raises(ConfigError, match=r"run\.amp"):
+        load_train_config(None, ["run.amp=yes"])

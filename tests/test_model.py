@@ -147,3 +147,59 @@ def test_centred_motion_input_is_off_by_default_and_only_rescales_the_pyramid_in
     got = centred(a, b, masks, masks)
     torch.testing.assert_close(got.forward[0], expected.forward[0])
     assert not torch.allclose(got.forward[0], plain(a, b, masks, masks).forward[0])
+
+
+def test_feature_normalisation_gives_correlation_coefficients():
+    from amd_plugin.modeling.correlation import cost_volume
+    from amd_plugin.modeling.motion import normalize_pair
+
+    assert ModelConfig().motion_normalize_features is False  # reference behaviour
+    torch.manual_seed(0)
+    f = torch.rand(2, 16, 12, 12) + 3.0  # positive features with a large common mean
+    n1, n2 = normalize_pair(f, f)
+    centre = 4 * 9 + 4  # zero displacement
+    cost = cost_volume(n1, n2, 4)
+    # matching positions correlate ≈ 1 (per-pixel spread around the joint std), others ≈ 0
+    assert cost[:, centre].mean() > 0.9
+    assert cost[:, centre + 1].mean().abs() < 0.2
+    # an affine change of both maps (same for both) leaves the result unchanged
+    m1, _ = normalize_pair(5 * f - 2, 5 * f - 2)
+    torch.testing.assert_close(m1, n1, atol=1e-4, rtol=1e-4)
+
+
+def test_soft_argmax_reads_the_cost_volumes_displacement():
+    from amd_plugin.modeling.correlation import cost_volume
+    from amd_plugin.modeling.motion import displacement_grid, normalize_pair, soft_argmax_flow
+
+    torch.manual_seed(0)
+    f1 = torch.randn(1, 8, 16, 16)
+    f2 = torch.roll(f1, shifts=(-1, 2), dims=(2, 3))  # f1(y, x) = f2(y - 1, x + 2)
+    cost = cost_volume(*normalize_pair(f1, f2), 4)
+    pooled = cost[:, :, 4:-4, 4:-4].mean(dim=(2, 3))[:, None]  # B×1×81, away from the border
+    flow = soft_argmax_flow(pooled, displacement_grid(4), torch.tensor(0.02))
+    torch.testing.assert_close(flow, torch.tensor([[[2.0, -1.0]]]), atol=0.05, rtol=0)
+
+
+def test_soft_argmax_segment_flow_follows_a_shift_before_any_training():
+    import torch.nn.functional as F
+
+    from amd_train.synthetic import SyntheticConfig, generate_video
+
+    with pytest.raises(ValueError, match="normalize_features"):
+        MotionPathway(soft_argmax=True)
+    cfg = SyntheticConfig(height=128, width=128, num_frames=1, background_pan=0)
+    image = torch.from_numpy(generate_video(cfg, (3, 0)).frames[0]).permute(2, 0, 1)[None] / 255
+    a, b = image[..., 8:-8, 8:-8], image[..., 8:-8, 2:-14]  # b's content is 6 px to the right
+    a, b = (F.interpolate(x, size=(128, 128), mode="bilinear") for x in (a, b))
+    shift = 6 * 128 / 112
+    ones = torch.ones(1, 1, 16, 16)
+    options = dict(normalize_features=True, center_input=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        plain = MotionPathway(**options)(a, b, ones, ones)
+        readout = MotionPathway(**options, soft_argmax=True)(a, b, ones, ones)
+    assert plain.forward_segments.abs().max() < 0.5  # the untrained estimator reads nothing yet
+    fx, fy = readout.forward_segments[0, 0].tolist()
+    bx, by = readout.backward_segments[0, 0].tolist()
+    assert 0.7 * shift < fx < 1.2 * shift and abs(fy) < 0.5, (fx, fy)
+    assert 0.7 * shift < -bx < 1.2 * shift and abs(by) < 0.5, (bx, by)

@@ -62,7 +62,10 @@ class AMD(nn.Module):
         self.cfg = cfg or ModelConfig()
         self.appearance = AppearancePathway(self.cfg)
         self.motion = MotionPathway(
-            self.cfg.pair_masks_with_other_frame, center_input=self.cfg.motion_center_input
+            self.cfg.pair_masks_with_other_frame,
+            center_input=self.cfg.motion_center_input,
+            normalize_features=self.cfg.motion_normalize_features,
+            soft_argmax=self.cfg.motion_soft_argmax,
         )
 
     @classmethod

@@ -54,9 +54,9 @@ class AppearancePathway(nn.Module):
             cfg.dropout,
         )
         self.output_stride = 8
-        self.init_weights()
+        self.init_weights(cfg.classifier_init_std)
 
-    def init_weights(self) -> None:
+    def init_weights(self, classifier_std: float = 0.05) -> None:
         """Kaiming-normal (fan-out) convs and unit BatchNorm as in the reference.
 
         The classifier gets std 0.05. (The reference defines std 0.01 for it but never calls
@@ -73,7 +73,7 @@ class AppearancePathway(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-        nn.init.normal_(self.head.conv_seg.weight, std=0.05)
+        nn.init.normal_(self.head.conv_seg.weight, std=classifier_std)
         nn.init.zeros_(self.head.conv_seg.bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

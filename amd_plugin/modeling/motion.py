@@ -97,6 +97,35 @@ def compose_segment_flow(masks: torch.Tensor, segment_flows: torch.Tensor) -> to
     return torch.einsum("bkhw,bkc->bchw", masks, segment_flows)
 
 
+def normalize_pair(f1: torch.Tensor, f2: torch.Tensor, eps: float = 1e-6):
+    """Centre and scale two ``B×C×h×w`` maps by their joint per-sample mean and std.
+
+    Statistics are taken over channels and positions of each map and averaged over the
+    two, so both get the same affine map and their correlation becomes a correlation
+    coefficient (≈ 1 for a match, ≈ 0 for unrelated positions).
+    """
+    dims = (1, 2, 3)
+    mean = (f1.mean(dims, keepdim=True) + f2.mean(dims, keepdim=True)) / 2
+    var = (f1.var(dims, keepdim=True) + f2.var(dims, keepdim=True)) / 2
+    std = (var + eps).sqrt()
+    return (f1 - mean) / std, (f2 - mean) / std
+
+
+def displacement_grid(radius: int) -> torch.Tensor:
+    """The cost volume's ``(2r+1)²×2`` displacements (x, y), in its channel order."""
+    d = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    dy, dx = torch.meshgrid(d, d, indexing="ij")
+    return torch.stack([dx.reshape(-1), dy.reshape(-1)], dim=1)
+
+
+def soft_argmax_flow(
+    pooled_cost: torch.Tensor, displacements: torch.Tensor, temperature: torch.Tensor
+) -> torch.Tensor:
+    """Expected displacement under ``softmax(cost / T)``: ``B×K×D`` costs → ``B×K×2``."""
+    weights = (pooled_cost / temperature).softmax(dim=-1)
+    return weights @ displacements.to(weights.dtype)
+
+
 def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
     """Bilinear (align_corners) ×factor upsampling; values scale with the grid."""
     return F.interpolate(flow * factor, scale_factor=factor, mode="bilinear", align_corners=True)
@@ -125,15 +154,34 @@ class MotionPathway(nn.Module):
     soft masks of any size (resized per level, bilinear, align_corners=True).
     With ``pair_masks_with_other_frame`` (reference behaviour, default) the flow on frame
     A's grid is composed with frame B's masks and vice versa. ``center_input`` maps the
-    frames to ``(rgb - 0.45) / 0.25`` before the feature pyramid (not in the reference).
+    frames to ``(rgb - 0.45) / 0.25`` before the feature pyramid, and
+    ``normalize_features`` correlates :func:`normalize_pair`-ed features, and
+    ``soft_argmax`` adds :func:`soft_argmax_flow` of each segment's pooled cost volume to
+    its flow (none of the three is in the reference).
     """
 
     def __init__(
-        self, pair_masks_with_other_frame: bool = True, center_input: bool = False
+        self,
+        pair_masks_with_other_frame: bool = True,
+        center_input: bool = False,
+        normalize_features: bool = False,
+        soft_argmax: bool = False,
     ) -> None:
         super().__init__()
+        if soft_argmax and not normalize_features:
+            raise ValueError(
+                "soft_argmax needs normalize_features (it reads correlation coefficients)"
+            )
         self.pair_masks_with_other_frame = pair_masks_with_other_frame
         self.center_input = center_input
+        self.normalize_features = normalize_features
+        self.soft_argmax = soft_argmax
+        if soft_argmax:
+            # correlation coefficients of matches differ by a few tenths: a sharp start
+            self.log_temperature = nn.Parameter(torch.tensor(0.05).log())
+            self.register_buffer(
+                "displacements", displacement_grid(SEARCH_RADIUS), persistent=False
+            )
         self.pyramid = FeaturePyramid()
         reduce_inputs = PYRAMID_CHANNELS[::-1][:NUM_LEVELS]  # 192, 128, 96, 64, 32
         self.reduce = nn.ModuleList(conv_lrelu(c, 32, kernel=1) for c in reduce_inputs)
@@ -209,13 +257,20 @@ class MotionPathway(nn.Module):
                 whole = upsample_flow(whole, 2)
                 segment_flows = segment_flows * 2  # constant per-segment maps: upsampling is ×2
                 x2 = flow_warp(x2, flow)
-            cost = self.leaky(cost_volume(x1, x2, SEARCH_RADIUS))
+            c1, c2 = normalize_pair(x1, x2) if self.normalize_features else (x1, x2)
+            correlation = cost_volume(c1, c2, SEARCH_RADIUS)
+            cost = self.leaky(correlation)
             feature = self.estimator(torch.cat([cost, self.reduce[level](x1), flow], 1))
             level_masks = F.interpolate(
                 masks, size=x1.shape[-2:], mode="bilinear", align_corners=True
             )
             pooled = masked_average(feature, level_masks)  # B×K×96
             residual = self.estimator.flow_head(pooled.reshape(b * k, -1, 1, 1)).reshape(b, k, 2)
+            if self.soft_argmax:
+                pooled_cost = masked_average(correlation, level_masks)  # B×K×81
+                residual = residual + soft_argmax_flow(
+                    pooled_cost, self.displacements, self.log_temperature.exp()
+                )
             segment_flows = segment_flows + residual
             flow = compose_segment_flow(level_masks, segment_flows)
             whole = whole + self.estimator.flow_head(feature)

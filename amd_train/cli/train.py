@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--set",
         dest="overrides",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set run.max_steps=100",
+        help="override config values, e.g. --set run.max_steps=100 model.num_segments=3",
     )
     p.add_argument("--out-dir", help="shortcut for --set run.out_dir=DIR")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")

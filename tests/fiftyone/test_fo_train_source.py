@@ -8,24 +8,15 @@ import numpy as np
 import pytest
 from fo_media import write_video
 
+from amd_train.testing import TINY_TRAINING
+
 pytestmark = pytest.mark.fiftyone
 
-# the tiny training setup of tests/test_training.py, plus no held-out evaluation
+# the shared tiny training setup, with fewer pairs per video and no held-out evaluation
 TINY = [
-    "model.backbone=small",
-    "model.small_width=8",
-    "model.dropout=0.0",
-    "model.motion_size=[64, 64]",
-    "data.resize_short=64",
-    "data.scale_min=1.0",
-    "data.crop_size=[64, 64]",
-    "data.num_workers=0",
+    *TINY_TRAINING,
     "data.samples_per_video=2",
-    "run.threads=1",
-    "run.log_every=1",
-    "run.preview_every=0",
     "run.checkpoint_every=0",
-    "run.tensorboard=false",
     "run.batch_size=2",
     "eval.synthetic_videos=0",
 ]
