@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from amd_plugin.io.images import MediaError
+from amd_plugin.io.prefetch import prefetched
 from amd_plugin.io.video import batched, iter_video_frames, probe_video
 from fiftyone_plugin.labels import outputs_exist, video_objectness, write_prediction
 from fiftyone_plugin.options import ApplyProgress
@@ -46,7 +48,14 @@ def apply_videos(collection, segmenter, options, ids, paths, summary):
 
 
 class _VideoRun:
-    """One video: decode in batches, segment the frames still missing, write per batch."""
+    """One video: decode in batches, segment the frames still missing, write per batch.
+
+    The next batch is decoded by one background thread, and the PNGs of the previous one
+    are encoded and written by another, while this batch is segmented (PyAV and Pillow's
+    zlib release the GIL). A batch's labels go to the database, from this thread, only
+    once its files are on disk, so an interrupted run never stores a label whose file is
+    missing.
+    """
 
     def __init__(self, collection, segmenter, options, sample_id, path, summary) -> None:
         self.collection, self.segmenter, self.options = collection, segmenter, options
@@ -58,6 +67,7 @@ class _VideoRun:
         self.prior = {n: s for n, s in prior.items() if (n - 1) % stride == 0}
         self.scores: dict[int, float] = dict(self.prior)
         self.error: str | None = None
+        self._pending: Future | None = None
 
     def aggregate(self) -> float | None:
         return video_objectness(list(self.scores.values()), self.options.video_top_fraction)
@@ -65,35 +75,51 @@ class _VideoRun:
     def events(self, done: int, total: int) -> Iterable[ApplyProgress]:
         expected = _expected_frames(self.path, self.options.frame_stride)
         seen = 0
-        try:
-            frames = iter_video_frames(self.path, stride=self.options.frame_stride)
-            for batch in batched(frames, self.options.write_batch):
-                seen += len(batch)
-                todo = [(n, image) for n, image in batch if n not in self.prior]
-                if not todo:
-                    continue
-                self._segment(todo)
-                partial = min(1.0, seen / expected) if expected else 0.0
-                label = f"AMD: video {done + 1}/{total}, {self.summary.frames} frames"
-                yield ApplyProgress(done, total, self.summary.frames, label, partial)
-        except MediaError as err:
-            # keep the frames that decoded; the video is retried by the next run
-            logger.error("AMD: video sample %s: %s", self.sample_id, err)
-            self.error = str(err)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amd-writer") as writer:
+            try:
+                frames = iter_video_frames(self.path, stride=self.options.frame_stride)
+                # the next batch decodes while this one is segmented
+                for batch in prefetched(batched(frames, self.options.write_batch), depth=1):
+                    seen += len(batch)
+                    todo = [(n, image) for n, image in batch if n not in self.prior]
+                    if not todo:
+                        continue
+                    predictions = self.segmenter.predict([image for _, image in todo])
+                    self._store_pending()  # the previous batch, once its files are written
+                    numbers = [n for n, _ in todo]
+                    self._pending = writer.submit(self._write_files, numbers, predictions)
+                    partial = min(1.0, seen / expected) if expected else 0.0
+                    label = f"AMD: video {done + 1}/{total}, {self.summary.frames} frames"
+                    yield ApplyProgress(done, total, self.summary.frames, label, partial)
+            except MediaError as err:
+                # keep the frames that decoded; the video is retried by the next run
+                logger.error("AMD: video sample %s: %s", self.sample_id, err)
+                self.error = str(err)
+            finally:
+                self._store_pending()
 
-    def _segment(self, todo: list[tuple[int, Any]]) -> None:
-        predictions = self.segmenter.predict([image for _, image in todo])
+    def _write_files(self, numbers: list[int], predictions: list[Any]) -> dict[str, dict]:
+        """Write one batch's PNGs (background thread); returns its label columns."""
         columns: dict[str, dict[int, Any]] = defaultdict(dict)
-        for (number, _), prediction in zip(todo, predictions):
+        for number, prediction in zip(numbers, predictions):
             values = write_prediction(
                 prediction, self.folder, self.options.labels, frame_number=number
             )
             for name, value in values.items():
                 columns[name][number] = value
-            self.scores[number] = float(prediction.objectness)
+        return columns
+
+    def _store_pending(self) -> None:
+        """Wait for the pending batch's files, then store its labels and scores."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        columns = pending.result()  # a failed write raises here, before any label is stored
         for name, values in columns.items():
             self.collection.set_values(f"frames.{name}", {self.sample_id: values}, key_field="id")
-        self.summary.frames += len(todo)
+        scores = columns.get(self.options.field("objectness"), {})
+        self.scores.update(scores)
+        self.summary.frames += len(scores)
 
 
 def _finished_videos(collection, options, ids: Sequence[str]) -> set[str]:

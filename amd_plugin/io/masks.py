@@ -80,7 +80,8 @@ def encode_png(array: np.ndarray) -> bytes:
     else:
         image = Image.fromarray(array)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
+    # level 1: a 16-bit heatmap encodes ~2× faster than at the default 6 and only ~3% larger
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
