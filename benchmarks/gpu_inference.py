@@ -25,6 +25,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from amd_plugin import AMD, ModelConfig
 from trt.parity import compare_probabilities, synthetic_images
 
+HALF_TYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
 
 def median_ms(fn: Callable[[], torch.Tensor], warmup: int, repeats: int) -> float:
     for _ in range(warmup):
@@ -41,9 +43,9 @@ def median_ms(fn: Callable[[], torch.Tensor], warmup: int, repeats: int) -> floa
     return statistics.median(times)
 
 
-def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
-    a = torch.randn(n, n, device="cuda", dtype=dtype)
-    b = torch.randn(n, n, device="cuda", dtype=dtype)
+def matmul_tflops(dtype: torch.dtype, device: torch.device, n: int = 8192) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     ms = median_ms(lambda: a @ b, warmup=3, repeats=10)
     return 2 * n**3 / (ms * 1e-3) / 1e12
 
@@ -62,14 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--backbone", default="resnet50")
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--device", default="cuda", help="a CUDA device (timing uses CUDA events)")
     args = p.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        p.error(
+            f"needs a CUDA device, got --device {args.device} (CUDA available: "
+            f"{torch.cuda.is_available()}); benchmarks/inference.py covers the CPU"
+        )
     height, width = (int(v) for v in args.size.split("x"))
     torch.manual_seed(0)
     model = spread_random_head(AMD(ModelConfig(backbone=args.backbone)).eval())
-    net32 = copy.deepcopy(model.appearance).cuda().eval()
-    x32 = torch.from_numpy(synthetic_images(args.batch, height, width, seed=3)).cuda()
+    net32 = copy.deepcopy(model.appearance).to(device).eval()
+    x32 = torch.from_numpy(synthetic_images(args.batch, height, width, seed=3)).to(device)
     flops = count_flops(net32, x32)
-    peak = {"fp16": matmul_tflops(torch.float16), "bf16": matmul_tflops(torch.bfloat16)}
+    peak = {tag: matmul_tflops(dtype, device) for tag, dtype in HALF_TYPES.items()}
 
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     with torch.inference_mode():
@@ -87,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     variants["eager fp32 (cuDNN TF32, PyTorch default)"] = (with_tf32, None)
 
     def half_variant(dtype: torch.dtype, mode: str | None) -> Callable[[], torch.Tensor]:
-        net = copy.deepcopy(model.appearance).cuda().eval().to(dtype)
+        net = copy.deepcopy(model.appearance).to(device).eval().to(dtype)
         net = net.to(memory_format=torch.channels_last)
         x = x32.to(dtype).contiguous(memory_format=torch.channels_last)
         runner = torch.compile(net, mode=mode) if mode else net
         return lambda: runner(x)
 
-    for dtype, tag in ((torch.float16, "fp16"), (torch.bfloat16, "bf16")):
+    for tag, dtype in HALF_TYPES.items():
         variants[f"eager {tag} channels-last"] = (half_variant(dtype, None), tag)
     if not args.no_compile:
         variants["compiled fp16 + CUDA graphs"] = (
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print(
-        f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, {args.backbone} "
+        f"# {torch.cuda.get_device_name(device)}, torch {torch.__version__}, {args.backbone} "
         f"{height}×{width}, batch {args.batch}: {flops / args.batch / 1e9:.1f} GFLOP/frame; "
         f"matmul 8192³ measured: fp16 {peak['fp16']:.0f}, bf16 {peak['bf16']:.0f} TFLOP/s"
     )

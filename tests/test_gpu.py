@@ -19,6 +19,8 @@ from trt.parity import compare_probabilities, softmax, synthetic_images
 
 pytestmark = pytest.mark.gpu
 
+CUDA = torch.device("cuda")
+
 
 @pytest.fixture(scope="module")
 def frames_root(tmp_path_factory):
@@ -71,7 +73,7 @@ def test_forward_on_gpu_matches_cpu():
     try:
         with torch.no_grad():
             cpu = model(a, b)
-            gpu = copy.deepcopy(model).cuda()(a.cuda(), b.cuda())
+            gpu = copy.deepcopy(model).to(CUDA)(a.to(CUDA), b.to(CUDA))
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.testing.assert_close(gpu.masks_a.cpu(), cpu.masks_a, atol=1e-4, rtol=1e-4)

@@ -59,12 +59,12 @@ class AppearancePathway(nn.Module):
     def init_weights(self, classifier_std: float = 0.05) -> None:
         """Kaiming-normal (fan-out) convs and unit BatchNorm as in the reference.
 
-        The classifier gets std 0.05. (The reference defines std 0.01 for it but never calls
-        that init, so its classifier starts from PyTorch's default, std ≈ 0.036 for 256
-        inputs.) With near-uniform initial masks
-        all K segments pool the same feature and get the same flow, so the gradient that
-        would separate them vanishes; measured here on synthetic video, std 0.01 left the
-        masks uniform (entropy ≈ log K) for 100+ steps."""
+        The classifier's weights get std ``classifier_std`` (``model.classifier_init_std``,
+        0.05 by default). The reference defines std 0.01 for it but never calls that init,
+        so its classifier starts from PyTorch's default, std ≈ 0.036 for 256 inputs. With
+        near-uniform initial masks all K segments pool the same feature and get the same
+        flow, so the gradient that would separate them vanishes; measured here on synthetic
+        video, std 0.01 left the masks uniform (entropy ≈ log K) for 100+ steps."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
