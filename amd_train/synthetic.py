@@ -38,6 +38,8 @@ from amd_train.synth_render import (
     shifted_crop,
 )
 
+_NOISE_STREAM = 0x5E15  # extra seed key of the per-frame sensor-noise streams
+
 PairTransformFn = Callable[
     [np.ndarray, np.ndarray, np.random.Generator], tuple[torch.Tensor, torch.Tensor]
 ]
@@ -199,11 +201,18 @@ def _simulate(
     return centres, scales, angles
 
 
-def generate_video(cfg: SyntheticConfig, seed: int | Sequence[int] | None = None) -> SyntheticVideo:
+def generate_video(
+    cfg: SyntheticConfig,
+    seed: int | Sequence[int] | None = None,
+    frame_indices: Sequence[int] | None = None,
+) -> SyntheticVideo:
     """Render one video; the same (cfg, seed) always gives the same frames and masks.
 
     ``seed`` defaults to ``cfg.seed``; a sequence of ints (e.g. ``(base, video_index)``) is
     accepted too, which gives independent streams for the videos of a dataset.
+    ``frame_indices`` renders only those frames (in that order), identical to the same
+    frames of the full video: training needs two frames of each video, and rendering is
+    most of the generator's cost.
     """
     keys = [cfg.seed] if seed is None else ([seed] if np.ndim(seed) == 0 else list(seed))
     rng = make_rng(*keys)
@@ -229,20 +238,26 @@ def generate_video(cfg: SyntheticConfig, seed: int | Sequence[int] | None = None
         centres, scales, angles = _simulate(cfg, rng, radius, -pan)
         tracks.append(_Track(shape_profile(rng, shape), texture, radius, centres, scales, angles))
 
-    frames = np.empty((t_len, h, w, 3), np.uint8)
-    masks = np.zeros((t_len, h, w), bool)
-    for t in range(t_len):
+    indices = list(range(t_len)) if frame_indices is None else [int(t) for t in frame_indices]
+    if any(not 0 <= t < t_len for t in indices):
+        raise ValueError(f"frame_indices must lie in [0, {t_len}), got {list(indices)}")
+    frames = np.empty((len(indices), h, w, 3), np.uint8)
+    masks = np.zeros((len(indices), h, w), bool)
+    for i, t in enumerate(indices):
         off_y, off_x = start + pan[::-1] * t
         frame = shifted_crop(canvas, off_y, off_x, h, w)
         for track in tracks:  # list order is the z-order: later objects occlude earlier ones
             centre = (float(track.centres[t, 0]), float(track.centres[t, 1]))
             radius = track.radius * float(track.scales[t])
             composite_object(
-                frame, masks[t], track.texture, track.profile, centre, radius, track.angles[t]
+                frame, masks[i], track.texture, track.profile, centre, radius, track.angles[t]
             )
         if cfg.noise_std > 0:
-            frame += rng.standard_normal(frame.shape, dtype=np.float32) * cfg.noise_std
-        frames[t] = np.clip(frame, 0, 255).astype(np.uint8)
+            # One stream per frame, so a frame's noise does not depend on which others
+            # were rendered.
+            noise = make_rng(*keys, _NOISE_STREAM, t).standard_normal(frame.shape, np.float32)
+            frame += noise * cfg.noise_std
+        frames[i] = np.clip(frame, 0, 255).astype(np.uint8)
     return SyntheticVideo(frames=frames, masks=masks, fps=cfg.fps)
 
 
@@ -340,11 +355,17 @@ class SyntheticPairStream(IterableDataset):
         worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
         for v in range(worker, self.videos_per_epoch, num_workers):
             keys = (self.seed, self.rank, self.epoch, v)
-            video = generate_video(self.cfg, keys)
             rng = make_rng(*keys, 1)
-            for p in range(self.pairs_per_video):
-                a, b = sample_pair(len(video.frames), self.step_limit, rng)
-                frame_a, frame_b = self.transform(video.frames[a], video.frames[b], rng)
+            pairs = [
+                sample_pair(self.cfg.num_frames, self.step_limit, rng)
+                for _ in range(self.pairs_per_video)
+            ]
+            needed = sorted({t for pair in pairs for t in pair})
+            video = generate_video(self.cfg, keys, frame_indices=needed)
+            for p, (a, b) in enumerate(pairs):
+                frame_a, frame_b = self.transform(
+                    video.frames[needed.index(a)], video.frames[needed.index(b)], rng
+                )
                 yield {
                     "frame_a": frame_a,
                     "frame_b": frame_b,
