@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Backbone = Literal["resnet50", "resnet18", "small"]
+Padding = Literal["zeros", "reflect", "replicate"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class ModelConfig:
         small_width: base width of the ``small`` backbone.
         classifier_init_std: std of the 1×1 classifier's initial weights (bias 0). Larger
             values start from sharper, more varied masks.
+        appearance_padding: padding mode of every conv in the appearance pathway.
+            ``zeros`` is the paper's (and the released weights'). Zero padding tells a
+            conv net where the image border is, and with dilated convs on a small feature
+            map (16×16 for 128 px crops, dilation 6 in the head) nearly every position
+            sees a different padding pattern: a random-init net can then output segments
+            by position before it learns appearance. ``reflect`` / ``replicate`` remove
+            most of that cue (not in the paper).
         motion_size: (H, W) the motion pathway runs at; multiples of 64.
         pair_masks_with_other_frame: reference behaviour: flow on frame A's grid is
             composed with frame B's masks (and vice versa).
@@ -51,6 +59,7 @@ class ModelConfig:
     dropout: float = 0.1
     small_width: int = 32
     classifier_init_std: float = 0.05
+    appearance_padding: Padding = "zeros"
     motion_size: tuple[int, int] = (384, 640)
     pair_masks_with_other_frame: bool = True
     motion_center_input: bool = False

@@ -28,6 +28,7 @@ __all__ = [
     "smoothness",
     "splat_weights",
     "ssim_distance",
+    "training_objective",
     "view_synthesis_loss",
 ]
 
@@ -57,6 +58,11 @@ class LossConfig:
         min_visible: a frame whose visible fraction falls below this is scored on all its
             pixels (guard against the degenerate "everything occluded" zero; 0 = off, as
             in the reference).
+        dense_flow_weight: weight of the same loss applied to the motion pathway's dense
+            ("whole") flow, whose head is shared with the segment flow. 0 = the paper:
+            the reference computes that loss but does not train on it. A dense flow gets a
+            per-pixel signal, so the shared estimator learns to read the cost volume much
+            sooner than through K pooled vectors (not in the paper).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -68,11 +74,12 @@ class LossConfig:
     smooth_alpha: float = 10.0
     warp_padding: str = "border"
     min_visible: float = 0.5
+    dense_flow_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.scale_weights or any(w < 0 for w in self.scale_weights):
             raise ValueError(f"scale_weights must be non-empty and >= 0, got {self.scale_weights}")
-        if min(self.w_l1, self.w_ssim, self.w_smooth) < 0:
+        if min(self.w_l1, self.w_ssim, self.w_smooth, self.dense_flow_weight) < 0:
             raise ValueError("loss weights must be >= 0")
         if self.warp_padding not in ("zeros", "border", "reflection"):
             raise ValueError(f"unknown warp_padding {self.warp_padding!r}")
@@ -335,4 +342,25 @@ def view_synthesis_loss(
             terms["occlusion_bw"] = targets.new_ones(())
         # explicit sqrt(u² + v²): norm(dim=1) over the channel axis is slow on CPU
         terms["flow_mag"] = (finest[:, 0].square() + finest[:, 1].square()).sqrt().mean()
+    return total, terms
+
+
+def training_objective(
+    motion, frame_a: Tensor, frame_b: Tensor, cfg: LossConfig | None = None
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The loss the trainer minimises for one :class:`~amd_plugin.modeling.motion.MotionOutput`.
+
+    The view-synthesis loss of the segment flow (the paper's objective), plus
+    ``cfg.dense_flow_weight`` × the same loss of the dense flow when that weight is
+    positive (its terms are reported with a ``dense_`` prefix).
+    """
+    cfg = cfg or LossConfig()
+    total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
+    if cfg.dense_flow_weight > 0:
+        dense, dense_terms = view_synthesis_loss(
+            motion.forward_whole, motion.backward_whole, frame_a, frame_b, cfg
+        )
+        total = total + cfg.dense_flow_weight * dense
+        terms["dense_photometric"] = dense_terms["photometric"]
+        terms["dense_flow_mag"] = dense_terms["flow_mag"]
     return total, terms

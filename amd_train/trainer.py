@@ -33,7 +33,7 @@ from amd_train.data.datasets import build_dataset, frame_pair_collate
 from amd_train.data.sampling import make_generator, worker_init_fn
 from amd_train.distributed import DistInfo, all_reduce_mean, setup_distributed
 from amd_train.heldout import HeldOutEvaluator
-from amd_train.losses import view_synthesis_loss
+from amd_train.losses import training_objective
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
 from amd_train.sync_bn import convert_batchnorm
@@ -234,12 +234,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 autocast_context(cfg, info.device),
             ):
                 out = net(frame_a, frame_b)
-                loss, terms = view_synthesis_loss(
-                    out.motion.forward,
-                    out.motion.backward,
-                    out.frame_a.float(),
-                    out.frame_b.float(),
-                    cfg.loss,
+                loss, terms = training_objective(
+                    out.motion, out.frame_a.float(), out.frame_b.float(), cfg.loss
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

@@ -32,6 +32,9 @@ SOFT_ARGMAX = (
     "model.classifier_init_std=0.3",
 )
 
+REFLECT = ("model.appearance_padding=reflect",)
+DENSE = ("loss.dense_flow_weight=1.0",)
+
 VARIANTS: dict[str, tuple[str, ...]] = {
     "base": (),
     "no_camo": NO_CAMO,
@@ -41,6 +44,15 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_camo_lr6e-4": (*NO_CAMO, "optim.lr=6e-4"),
     "no_camo_head_dil1": (*NO_CAMO, "model.head_dilation=1"),
     "no_camo_k3": (*NO_CAMO, "model.num_segments=3"),
+    # second round: no position cue from padding, a dense-flow signal for the estimator
+    "base_reflect_dense": (*REFLECT, *DENSE),
+    "no_camo_reflect": (*NO_CAMO, *REFLECT),
+    "no_camo_dense": (*NO_CAMO, *DENSE),
+    "no_camo_reflect_dense": (*NO_CAMO, *REFLECT, *DENSE),
+    "no_camo_reflect_dense_soft": (*NO_CAMO, *REFLECT, *DENSE, *SOFT_ARGMAX),
+    "no_camo_replicate_dense": (*NO_CAMO, "model.appearance_padding=replicate", *DENSE),
+    "no_camo_reflect_dense_hd1": (*NO_CAMO, *REFLECT, *DENSE, "model.head_dilation=1"),
+    "clean_one_object_reflect_dense": (*CLEAN, "data.synthetic.max_objects=1", *REFLECT, *DENSE),
 }
 
 

@@ -54,6 +54,10 @@ class AppearancePathway(nn.Module):
             cfg.dropout,
         )
         self.output_stride = 8
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d) and max(module.padding) > 0:
+                # the stored padding amounts stay; only how the border is filled changes
+                module.padding_mode = cfg.appearance_padding
         self.init_weights(cfg.classifier_init_std)
 
     def init_weights(self, classifier_std: float = 0.05) -> None:
