@@ -58,11 +58,12 @@ class LossConfig:
         min_visible: a frame whose visible fraction falls below this is scored on all its
             pixels (guard against the degenerate "everything occluded" zero; 0 = off, as
             in the reference).
-        dense_flow_weight: weight of the same loss applied to the motion pathway's dense
-            ("whole") flow, whose head is shared with the segment flow. 0 = the paper:
-            the reference computes that loss but does not train on it. A dense flow gets a
-            per-pixel signal, so the shared estimator learns to read the cost volume much
-            sooner than through K pooled vectors (not in the paper).
+        dense_flow_weight: weight of the same loss applied to the motion pathway's
+            per-pixel flow (``MotionOutput.forward_dense``: each level's warp plus the
+            per-pixel residual of the flow head that the segment flows share). 0 = the
+            paper (the reference computes a dense loss as a diagnostic but does not train
+            on it). A per-pixel signal trains the shared estimator and head directly instead
+            of through K pooled vectors (not in the paper).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -358,7 +359,7 @@ def training_objective(
     total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
     if cfg.dense_flow_weight > 0:
         dense, dense_terms = view_synthesis_loss(
-            motion.forward_whole, motion.backward_whole, frame_a, frame_b, cfg
+            motion.forward_dense, motion.backward_dense, frame_a, frame_b, cfg
         )
         total = total + cfg.dense_flow_weight * dense
         terms["dense_photometric"] = dense_terms["photometric"]

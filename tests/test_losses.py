@@ -243,3 +243,23 @@ def test_all_occluded_frames_are_not_a_free_zero():
     reference, _ = view_synthesis_loss(huge, huge, a, b, LossConfig(min_visible=0.0))
     assert float(reference) == 0.0  # the reference's degenerate minimum
     assert float(guarded) > 0.1 and float(terms["occlusion_fw"]) == 1.0
+
+
+def test_dense_flow_weight_adds_the_dense_term_with_gradients(small_model):
+    from amd_train.losses import training_objective
+
+    torch.manual_seed(0)
+    a, b = _textured(2, 64), _textured(2, 64, seed=1)
+    masks = torch.rand(2, small_model.num_segments, 8, 8).softmax(1)
+    out = small_model.motion(a, b, masks, masks)
+    plain, plain_terms = training_objective(out, a, b)
+    assert "dense_photometric" not in plain_terms
+    total, terms = training_objective(out, a, b, LossConfig(dense_flow_weight=0.5))
+    dense, _ = view_synthesis_loss(out.forward_dense, out.backward_dense, a, b)
+    torch.testing.assert_close(total, plain + 0.5 * dense)
+    torch.testing.assert_close(terms["dense_photometric"], dense.detach())
+    total.backward()
+    head = small_model.motion.estimator.predict_flow2[0].weight
+    assert head.grad is not None and head.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="must be >= 0"):
+        LossConfig(dense_flow_weight=-1.0)

@@ -203,3 +203,32 @@ def test_soft_argmax_segment_flow_follows_a_shift_before_any_training():
     bx, by = readout.backward_segments[0, 0].tolist()
     assert 0.7 * shift < fx < 1.2 * shift and abs(fy) < 0.5, (fx, fy)
     assert 0.7 * shift < -bx < 1.2 * shift and abs(by) < 0.5, (bx, by)
+
+
+@pytest.mark.parametrize("padding", ["reflect", "replicate"])
+def test_appearance_padding_removes_the_border_cue(padding):
+    # A uniform image has nothing that tells positions apart except the padding: with zero
+    # padding the logits vary across the map, with reflect / replicate they are uniform.
+    image = torch.full((2, 3, 64, 64), 0.3)
+    spreads = {}
+    for mode in ("zeros", padding):
+        torch.manual_seed(0)
+        model = AMD(ModelConfig(backbone="small", appearance_padding=mode)).eval()
+        with torch.no_grad():
+            logits = model.appearance(image)
+        spreads[mode] = float((logits - logits.mean((2, 3), keepdim=True)).abs().max())
+    assert spreads["zeros"] > 1e-2
+    assert spreads[padding] < 1e-4
+
+
+def test_dense_flow_is_the_warp_plus_the_pixel_residual(small_model):
+    b, k = 2, small_model.num_segments
+    a, bb = torch.rand(b, 3, 64, 128), torch.rand(b, 3, 64, 128)
+    masks = torch.rand(b, k, 8, 16).softmax(1)
+    out = small_model.motion(a, bb, masks, masks)
+    assert [f.shape for f in out.forward_dense] == [f.shape for f in out.forward]
+    # the coarsest level warps with zero flow: there the dense flow is the pixel residual
+    # alone, exactly the reference's accumulated "whole" flow
+    torch.testing.assert_close(out.forward_dense[-1], out.forward_whole[-1])
+    # finer levels are anchored at the segment flow used for the warp, not at "whole"
+    assert not torch.allclose(out.forward_dense[0], out.forward_whole[0])

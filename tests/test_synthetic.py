@@ -172,3 +172,12 @@ def test_build_dataset_synthetic_uses_transform() -> None:
     assert isinstance(stream, SyntheticPairStream) and len(stream) == 6
     item = next(iter(stream))
     assert item["frame_a"].shape == item["frame_b"].shape == (3, 40, 40)
+
+
+def test_rendering_a_subset_of_frames_matches_the_full_video() -> None:
+    full = generate_video(SMALL, (5, 2))
+    part = generate_video(SMALL, (5, 2), frame_indices=[7, 3, 7])
+    np.testing.assert_array_equal(part.frames, full.frames[[7, 3, 7]])
+    np.testing.assert_array_equal(part.masks, full.masks[[7, 3, 7]])
+    with pytest.raises(ValueError, match="frame_indices"):
+        generate_video(SMALL, (5, 2), frame_indices=[SMALL.num_frames])

@@ -10,7 +10,7 @@ accumulated alongside as a diagnostic.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -137,6 +137,10 @@ class MotionOutput:
 
     ``forward`` maps frame A's pixels into frame B (A is rebuilt by warping B with it);
     ``backward`` the reverse. ``*_segments`` hold the finest per-segment vectors ``B×K×2``.
+    ``*_whole`` is the reference's dense diagnostic: per-pixel residuals accumulated on
+    their own, although each level's residual is estimated after warping with the
+    *segment* flow. ``*_dense`` is the consistent dense flow: at every level, the flow
+    used for that level's warp plus the per-pixel residual (for ``loss.dense_flow_weight``).
     """
 
     forward: list[torch.Tensor]
@@ -145,6 +149,8 @@ class MotionOutput:
     backward_whole: list[torch.Tensor]
     forward_segments: torch.Tensor
     backward_segments: torch.Tensor
+    forward_dense: list[torch.Tensor] = field(default_factory=list)
+    backward_dense: list[torch.Tensor] = field(default_factory=list)
 
 
 class MotionPathway(nn.Module):
@@ -230,7 +236,9 @@ class MotionPathway(nn.Module):
         fw_masks, bw_masks = (
             (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
         )
-        flows, wholes, segments = self.decode(pyramids, swapped, torch.cat([fw_masks, bw_masks]))
+        flows, wholes, denses, segments = self.decode(
+            pyramids, swapped, torch.cat([fw_masks, bw_masks])
+        )
         return MotionOutput(
             forward=[f[:b] for f in flows],
             backward=[f[b:] for f in flows],
@@ -238,18 +246,21 @@ class MotionPathway(nn.Module):
             backward_whole=[f[b:] for f in wholes],
             forward_segments=segments[:b],
             backward_segments=segments[b:],
+            forward_dense=[f[:b] for f in denses],
+            backward_dense=[f[b:] for f in denses],
         )
 
     def decode(
         self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, ×4 upsampled)."""
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, ×4 upsampled):
+        segment flows, whole (diagnostic) flows, dense flows, finest segment vectors."""
         b, _, h0, w0 = feats_1[0].shape
         k = masks.shape[1]
         flow = feats_1[0].new_zeros(b, 2, h0, w0)
         whole = feats_1[0].new_zeros(b, 2, h0, w0)
         segment_flows = feats_1[0].new_zeros(b, k, 2)
-        flows, wholes = [], []
+        flows, wholes, denses = [], [], []
         for level in range(NUM_LEVELS):
             x1, x2 = feats_1[level], feats_2[level]
             if level > 0:
@@ -257,6 +268,7 @@ class MotionPathway(nn.Module):
                 whole = upsample_flow(whole, 2)
                 segment_flows = segment_flows * 2  # constant per-segment maps: upsampling is ×2
                 x2 = flow_warp(x2, flow)
+            warp_flow = flow
             c1, c2 = normalize_pair(x1, x2) if self.normalize_features else (x1, x2)
             correlation = cost_volume(c1, c2, SEARCH_RADIUS)
             cost = self.leaky(correlation)
@@ -273,9 +285,13 @@ class MotionPathway(nn.Module):
                 )
             segment_flows = segment_flows + residual
             flow = compose_segment_flow(level_masks, segment_flows)
-            whole = whole + self.estimator.flow_head(feature)
+            dense_residual = self.estimator.flow_head(feature)
+            # `flow` was the warp of this level until the line above: x2 was warped with it
+            denses.append(warp_flow + dense_residual)
+            whole = whole + dense_residual
             flows.append(flow)
             wholes.append(whole)
         flows = [upsample_flow(f, 4) for f in flows[::-1]]
         wholes = [upsample_flow(f, 4) for f in wholes[::-1]]
-        return flows, wholes, segment_flows * 4
+        denses = [upsample_flow(f, 4) for f in denses[::-1]]
+        return flows, wholes, denses, segment_flows * 4
