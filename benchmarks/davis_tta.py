@@ -1,13 +1,16 @@
 """DAVIS table: J with the label-free channel vs. the oracle channel after ``amd-adapt``.
 
     python benchmarks/davis_tta.py --minutes 2          # all sequences, both starting points
+    python benchmarks/davis_tta.py --synthetic 3 --minutes 3 --crop 128 128 --starts random
 
 For every sequence of a DAVIS-2016-style folder (``<seq>/JPEGImages``, ``<seq>/Annotations``)
 and every starting point (random init with the small backbone, and the shipped
 ``synthetic-small`` checkpoint) it runs ``amd-adapt`` for the same wall-clock minutes, then
 scores the adapted model on all frames: J with the channel chosen without labels, and J
 with the best channel picked using the ground truth (analysis only). Prints a markdown
-table and writes ``davis_tta.json``.
+table and writes ``davis_tta.json``. ``--synthetic N`` instead renders N held-out synthetic
+videos (``synthetic.yaml``'s generator settings, seed 20000, never trained on) into that
+layout and adapts on those.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
     argv = [str(frames_dir), "--out", str(out), "--minutes", str(args.minutes)]
     argv += ["--steps", "100000", "--batch", str(args.batch), "--crop", str(h), str(w)]
     argv += ["--set", f"model.motion_size=[{h}, {w}]", "--set", f"run.threads={args.threads}"]
+    for override in args.set:
+        argv += ["--set", override]
     if adapt_main(argv + STARTS[start]) != 0:
         raise RuntimeError(f"amd-adapt failed on {seq.name} from {start}")
     report = json.loads((out / "adapt_report.json").read_text())
@@ -58,6 +63,31 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
     }
 
 
+def write_synthetic_sequences(root: Path, count: int, frames: int) -> Path:
+    """``count`` held-out synthetic videos as ``root/<id>/{JPEGImages,Annotations}``."""
+    from dataclasses import replace
+
+    import numpy as np
+    from PIL import Image
+
+    from amd_train.config import load_train_config
+    from amd_train.synthetic import generate_video
+
+    cfg = replace(load_train_config("synthetic.yaml").data.synthetic, num_frames=frames)
+    for v in range(count):
+        video = generate_video(cfg, (20_000, v))
+        images, masks = (
+            root / f"synth{v:02d}" / "JPEGImages",
+            root / f"synth{v:02d}" / "Annotations",
+        )
+        images.mkdir(parents=True, exist_ok=True)
+        masks.mkdir(parents=True, exist_ok=True)
+        for t, (frame, mask) in enumerate(zip(video.frames, video.masks)):
+            Image.fromarray(frame).save(images / f"{t:05d}.png")
+            Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"{t:05d}.png")
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "davis2016-dev")
@@ -67,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--starts", nargs="+", default=list(STARTS), choices=list(STARTS))
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "davis_tta_out")
+    p.add_argument("--set", nargs="+", default=[], help="extra amd-adapt overrides")
+    p.add_argument("--synthetic", type=int, default=0, help="use N synthetic videos instead")
+    p.add_argument("--frames", type=int, default=24, help="frames per synthetic video")
     args = p.parse_args(argv)
+    if args.synthetic:
+        args.root = write_synthetic_sequences(args.out / "videos", args.synthetic, args.frames)
     sequences = sorted(d for d in args.root.iterdir() if (d / "JPEGImages").is_dir())
     if not sequences:
         print(f"{args.root}: no <seq>/JPEGImages folders", file=sys.stderr)
