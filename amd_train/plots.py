@@ -33,7 +33,10 @@ def line_plot(
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    if len(series) > 1:
+    if len(series) > 4:  # many curves: the legend goes beside the axes, not over them
+        fig.set_size_inches(8.5, 3.6)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    elif len(series) > 1:
         ax.legend()
     fig.tight_layout()
     path = Path(path)

@@ -2,14 +2,16 @@
 
     python benchmarks/emergence_grid.py --steps 600 --eval-every 100 --parallel 2
     python benchmarks/emergence_grid.py --device cuda --parallel 8 --workers 2 \
-        --only base,easy --out-dir runs/grid
+        --only base,no_camo --out-dir runs/grid
+    python benchmarks/emergence_grid.py --from-json benchmarks/results/grid_round1_h200.json \
+        --plot benchmarks/grid_round1_h200.png     # tables and plot of a finished grid
 
 Every variant trains from random init with the same seed on its own data settings and is
 evaluated on held-out synthetic videos (seed 10000, never trained on) every ``--eval-every``
 steps: label-free IoU (the foreground channel chosen without labels) and, for analysis
 only, the oracle-channel IoU. Steps, not minutes, are the x axis, so variants that ran
-concurrently (and so slower) are still compared fairly. Prints a markdown table per metric
-and writes ``grid.json`` with every eval record.
+concurrently (and so slower) are still compared fairly. Prints a markdown table per metric,
+writes ``grid.json`` with every eval record and plots label-free IoU vs. steps.
 """
 
 from __future__ import annotations
@@ -105,6 +107,20 @@ def table(results: dict[str, list[dict]], key: str) -> str:
     return "\n".join(lines)
 
 
+def report(results: dict[str, list[dict]], plot: Path) -> None:
+    from amd_train.plots import line_plot
+
+    print("\nlabel-free held-out IoU by step\n" + table(results, "iou"))
+    print("\noracle-channel IoU by step (analysis only)\n" + table(results, "oracle_iou"))
+    series = {
+        name: ([r["step"] for r in evals], [r["iou"] for r in evals])
+        for name, evals in results.items()
+        if evals
+    }
+    if line_plot(series, plot, "training steps (batch 8)", "held-out IoU, label-free channel"):
+        print(f"plot: {plot}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="", help="comma-separated variant names (default: all)")
@@ -117,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--out-dir", type=Path, default=Path("runs/grid"))
     p.add_argument("--set", nargs="+", default=[], help="extra overrides for every variant")
+    p.add_argument("--from-json", type=Path, help="only report a finished grid's grid.json")
+    p.add_argument("--plot", type=Path, help="PNG path (default: OUT_DIR/grid.png)")
     args = p.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())["evals"]
+        report(results, args.plot or args.from_json.with_suffix(".png"))
+        return 0
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -156,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out_dir / "grid.json").write_text(
         json.dumps({"variants": {n: VARIANTS[n] for n in names}, "evals": results}, indent=1)
     )
-    print("\nlabel-free held-out IoU by step\n" + table(results, "iou"))
-    print("\noracle-channel IoU by step (analysis only)\n" + table(results, "oracle_iou"))
+    report(results, args.plot or args.out_dir / "grid.png")
     return 0
 
 
