@@ -12,6 +12,19 @@ from amd_plugin.modeling.amd import AMD
 from amd_plugin.objectness import choose_foreground_channel
 from amd_train.config import TrainConfig
 from amd_train.evaluate import evaluate_video, segment_frames, segment_motion
+from amd_train.metrics import region_similarity
+
+
+def chance_iou(gts: list[np.ndarray]) -> float:
+    """IoU of the better of two guesses that need no model: the whole frame, or a centred
+    disk of radius 0.3 × the short side. An IoU at or below this shows no segmentation."""
+    h, w = gts[0].shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    disk = (yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2 < (0.3 * min(h, w)) ** 2
+    whole = np.ones((h, w), bool)
+    return max(
+        float(np.mean([region_similarity(guess, g) for g in gts])) for guess in (whole, disk)
+    )
 
 
 class HeldOutEvaluator:
@@ -19,6 +32,7 @@ class HeldOutEvaluator:
         self.cfg = cfg.eval
         self.videos: list[tuple[str, list[np.ndarray], list[np.ndarray]]] = []
         self.short_side: int | None = None
+        self.chance_iou = float("nan")
         if self.cfg.synthetic_videos > 0:
             from amd_train.synthetic import generate_video
 
@@ -39,6 +53,8 @@ class HeldOutEvaluator:
                 gts = [load_gt_mask(seq.gt_paths[i]) for i in idx]
                 self.videos.append((seq.name, frames, gts))
             self.short_side = min(cfg.data.crop_size)
+        if self.videos:
+            self.chance_iou = float(np.mean([chance_iou(g) for _, _, g in self.videos]))
 
     @property
     def enabled(self) -> bool:
@@ -64,6 +80,7 @@ class HeldOutEvaluator:
             "iou": float(np.mean([r.j_mean for r in results])),
             "oracle_iou": float(np.mean([r.oracle_j_mean for r in results])),
             "channel_agreement": float(np.mean([r.channel == r.oracle_channel for r in results])),
+            "chance_iou": self.chance_iou,
         }
 
     def choose_channel(self, model: AMD) -> int | None:

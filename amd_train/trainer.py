@@ -211,7 +211,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             kind="eval",
         )
         bar.write(
-            f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only)"
+            f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only; no-model guess {result['chance_iou']:.3f})"
         )
 
     model.train()

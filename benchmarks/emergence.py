@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|")
     for r in evals:
         print(f"| {r['minutes']:.1f} | {int(r['step'])} | {r['iou']:.3f} | {r['oracle_iou']:.3f} |")
+    # runs since the fifth session record the IoU of the best no-model guess
+    chance = [(evals[-1]["chance_iou"], "no-model guess")] if "chance_iou" in evals[-1] else []
+    if chance:
+        print(f"no-model guess (whole frame or centred disk): IoU {chance[0][0]:.3f}")
     out = args.out or metrics.parent / "emergence.png"
     xs = [r["minutes"] if args.x == "minutes" else r["step"] for r in evals]
     line_plot(
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         else "training steps (batch 8)",
         "held-out foreground IoU",
         "amd-train --config synthetic.yaml",
-        hlines=[(0.7, "target @15 min"), (0.8, "target @30 min")] if args.x == "minutes" else [],
+        hlines=chance
+        + ([(0.7, "target @15 min"), (0.8, "target @30 min")] if args.x == "minutes" else []),
     )
     print(f"plot: {out}")
     return 0

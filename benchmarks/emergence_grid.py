@@ -36,6 +36,7 @@ SOFT_ARGMAX = (
 
 REFLECT = ("model.appearance_padding=reflect",)
 DENSE = ("loss.dense_flow_weight=1.0",)
+LARGE = ("data.synthetic.object_size=[0.4, 0.8]",)
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "base": (),
@@ -55,6 +56,16 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_camo_replicate_dense": (*NO_CAMO, "model.appearance_padding=replicate", *DENSE),
     "no_camo_reflect_dense_hd1": (*NO_CAMO, *REFLECT, *DENSE, "model.head_dilation=1"),
     "clean_one_object_reflect_dense": (*CLEAN, "data.synthetic.max_objects=1", *REFLECT, *DENSE),
+    # not run yet (round 2's "dense" runs trained the inconsistent "whole" flow; `DENSE` now
+    # trains the consistent per-pixel flow) — larger objects were the best CPU data
+    "large": (*NO_CAMO, *LARGE),
+    "large_dense": (*NO_CAMO, *LARGE, *DENSE),
+    "large_dense_soft": (*NO_CAMO, *LARGE, *DENSE, *SOFT_ARGMAX),
+    "large_own_masks": (*NO_CAMO, *LARGE, "model.pair_masks_with_other_frame=false"),
+    "large_step1": (*NO_CAMO, *LARGE, "data.step_limit=1"),
+    "large_k2": (*NO_CAMO, *LARGE, "model.num_segments=2"),
+    "large_clean": (*CLEAN, *LARGE),
+    "large_clean_dense": (*CLEAN, *LARGE, *DENSE),
 }
 
 
@@ -103,7 +114,12 @@ def table(results: dict[str, list[dict]], key: str) -> str:
     for name, evals in results.items():
         by_step = {int(r["step"]): r[key] for r in evals}
         cells = [f"{by_step[s]:.3f}" if s in by_step else "" for s in steps]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        guess = (
+            f" (no-model guess {evals[-1]['chance_iou']:.3f})"
+            if evals and "chance_iou" in evals[-1]
+            else ""
+        )
+        lines.append(f"| {name}{guess} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
