@@ -39,17 +39,23 @@ class ModelConfig:
             matching and non-matching positions differs by ~1% at the start and flow is slow
             to learn; centred inputs raise that margin ~10× (measured at the 1/4 level). The
             photometric loss still sees [0, 1] frames.
-        motion_normalize_features: before each correlation, centre and scale both feature
-            maps of a pair by their joint mean and std (over channels and positions), so
+        motion_normalize_features: before each correlation, centre and scale every channel
+            of both feature maps by its joint mean and std over the positions of both, so
             the cost volume holds correlation coefficients rather than products dominated
-            by the features' positive mean (the normalisation UFlow uses; not in the
-            reference, whose released weights expect it off).
+            by each channel's positive offset (not in the reference, whose released
+            weights expect it off). Until the sixth session the
+            statistics were per sample (over channels and positions), which left those
+            offsets in; grid rounds 1–2 used that version.
         motion_soft_argmax: add to each level's segment flow the soft-argmax of the
             segment's mask-averaged cost volume (the displacement where that segment's
             pixels correlate best, with a learned temperature). A flow read directly off
             the correlation, so segment flows follow the visible motion from the first
             step instead of after the estimator has learned to read the cost volume; not
             in the reference. Needs ``motion_normalize_features``.
+        motion_min_level_size: skip pyramid levels whose grid is smaller than this on a
+            side (their flow stays zero). 0 processes all five levels, as the reference
+            does at 384×640, where the coarsest grid is 6×10; at 128×128 the coarsest two
+            are 2×2 and 4×4, mostly padding, and their residuals are scaled ×64 and ×32.
     """
 
     backbone: Backbone = "resnet50"
@@ -65,6 +71,7 @@ class ModelConfig:
     motion_center_input: bool = False
     motion_normalize_features: bool = False
     motion_soft_argmax: bool = False
+    motion_min_level_size: int = 0
 
     def __post_init__(self) -> None:
         h, w = self.motion_size
@@ -76,6 +83,11 @@ class ModelConfig:
             raise ValueError(
                 "model.motion_soft_argmax needs model.motion_normalize_features=true "
                 "(the soft-argmax reads correlation coefficients)"
+            )
+        if self.motion_min_level_size > min(h, w) // 4:
+            raise ValueError(
+                f"model.motion_min_level_size={self.motion_min_level_size} would skip every "
+                f"level: the finest grid is {h // 4}×{w // 4} at motion_size {self.motion_size}"
             )
         if self.num_segments < 2:
             raise ValueError(f"model.num_segments must be >= 2, got {self.num_segments}")

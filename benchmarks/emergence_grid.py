@@ -37,6 +37,11 @@ SOFT_ARGMAX = (
 REFLECT = ("model.appearance_padding=reflect",)
 DENSE = ("loss.dense_flow_weight=1.0",)
 LARGE = ("data.synthetic.object_size=[0.4, 0.8]",)
+# Third round: a cost volume with contrast from the first step (per-channel normalised
+# features), a readout that needs no training (soft-argmax), no 2×2 / 4×4 levels at 128 px.
+SKIP_COARSE = ("model.motion_min_level_size=8",)
+OWN_MASKS = "model.pair_masks_with_other_frame=false"
+READOUT = (*SOFT_ARGMAX, *SKIP_COARSE)
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "base": (),
@@ -61,11 +66,30 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "large": (*NO_CAMO, *LARGE),
     "large_dense": (*NO_CAMO, *LARGE, *DENSE),
     "large_dense_soft": (*NO_CAMO, *LARGE, *DENSE, *SOFT_ARGMAX),
-    "large_own_masks": (*NO_CAMO, *LARGE, "model.pair_masks_with_other_frame=false"),
+    "large_own_masks": (*NO_CAMO, *LARGE, OWN_MASKS),
     "large_step1": (*NO_CAMO, *LARGE, "data.step_limit=1"),
     "large_k2": (*NO_CAMO, *LARGE, "model.num_segments=2"),
     "large_clean": (*CLEAN, *LARGE),
     "large_clean_dense": (*CLEAN, *LARGE, *DENSE),
+    # round 3 (SOFT_ARGMAX's normalisation is per channel from here on; per sample before)
+    "skip_coarse": SKIP_COARSE,
+    "readout": READOUT,
+    "normalised_no_soft": (
+        "model.motion_normalize_features=true",
+        "model.motion_center_input=true",
+        *SKIP_COARSE,
+    ),
+    "readout_large": (*READOUT, *NO_CAMO, *LARGE),
+    "readout_clean": (*READOUT, *CLEAN),
+    "readout_dense": (*READOUT, *DENSE),
+    "motion256": ("model.motion_size=[256, 256]",),
+    "readout_motion256": (*READOUT, "model.motion_size=[256, 256]"),
+    # masks of the frame the flow is defined on (the reference composes frame A's flow with
+    # frame B's masks, up to 18 px away at gap 3 here), and a gap of 1 frame
+    "own_masks": (OWN_MASKS,),
+    "step1": ("data.step_limit=1",),
+    "own_masks_step1": (OWN_MASKS, "data.step_limit=1"),
+    "large_own_masks_step1": (*NO_CAMO, *LARGE, OWN_MASKS, "data.step_limit=1"),
 }
 
 

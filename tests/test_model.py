@@ -155,8 +155,11 @@ def test_feature_normalisation_gives_correlation_coefficients():
 
     assert ModelConfig().motion_normalize_features is False  # reference behaviour
     torch.manual_seed(0)
-    f = torch.rand(2, 16, 12, 12) + 3.0  # positive features with a large common mean
+    # positive features with a different large offset in every channel, as random-init
+    # features have: one offset per sample would leave most of it in the products
+    f = torch.rand(2, 16, 12, 12) + torch.linspace(1.0, 6.0, 16)[None, :, None, None]
     n1, n2 = normalize_pair(f, f)
+    torch.testing.assert_close(n1.mean((2, 3)), torch.zeros(2, 16), atol=1e-5, rtol=0)
     centre = 4 * 9 + 4  # zero displacement
     cost = cost_volume(n1, n2, 4)
     # matching positions correlate ≈ 1 (per-pixel spread around the joint std), others ≈ 0
@@ -203,6 +206,25 @@ def test_soft_argmax_segment_flow_follows_a_shift_before_any_training():
     bx, by = readout.backward_segments[0, 0].tolist()
     assert 0.7 * shift < fx < 1.2 * shift and abs(fy) < 0.5, (fx, fy)
     assert 0.7 * shift < -bx < 1.2 * shift and abs(by) < 0.5, (bx, by)
+
+
+def test_levels_below_min_level_size_are_skipped():
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128)
+    masks = torch.rand(2, 3, 16, 16).softmax(1)
+    full = MotionPathway()
+    skipping = MotionPathway(min_level_size=8)
+    skipping.load_state_dict(full.state_dict())
+    with torch.no_grad():
+        out = skipping(a, b, masks, masks)
+        reference = full(a, b, masks, masks)
+    # flows are finest first: 1/4 (32×32), 1/8, 1/16 (8×8), 1/32 (4×4), 1/64 (2×2), ×4 upsampled
+    for level in (3, 4):
+        assert out.forward[level].abs().max() == 0 and out.backward_dense[level].abs().max() == 0
+    assert out.forward[2].abs().max() > 0 and out.forward[0].abs().max() > 0
+    assert not torch.allclose(out.forward[0], reference.forward[0])
+    with pytest.raises(ValueError, match="motion_min_level_size"):
+        ModelConfig(motion_size=(128, 128), motion_min_level_size=64)
 
 
 @pytest.mark.parametrize("padding", ["reflect", "replicate"])

@@ -66,6 +66,7 @@ class AMD(nn.Module):
             center_input=self.cfg.motion_center_input,
             normalize_features=self.cfg.motion_normalize_features,
             soft_argmax=self.cfg.motion_soft_argmax,
+            min_level_size=self.cfg.motion_min_level_size,
         )
 
     @classmethod
