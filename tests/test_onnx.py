@@ -16,13 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from amd_plugin import AMD, ModelConfig, Segmenter, save_checkpoint  # noqa: E402
 from trt import cli  # noqa: E402
-from trt.engine import (  # noqa: E402
-    EngineMismatch,
-    TensorRTUnavailable,
-    check_engine_metadata,
-    require_tensorrt,
-    write_metadata,
-)
+from trt.engine import TensorRTUnavailable, require_tensorrt  # noqa: E402
 from trt.export import (  # noqa: E402
     ExportOptions,
     export_onnx,
@@ -30,6 +24,7 @@ from trt.export import (  # noqa: E402
     read_metadata,
     reference_outputs,
 )
+from trt.metadata import EngineMismatch, check_engine_metadata, write_metadata  # noqa: E402
 from trt.parity import mask_iou, softmax, synthetic_images  # noqa: E402
 from trt.runtimes import (  # noqa: E402
     OnnxRuntimeBackend,

@@ -19,8 +19,9 @@ pytest.importorskip("onnxscript")
 
 from amd_plugin import AMD, ModelConfig, Segmenter  # noqa: E402
 from amd_plugin.backends import TorchBackend  # noqa: E402
-from trt.engine import EngineMismatch, ShapeProfile, build_engine, metadata_path  # noqa: E402
+from trt.engine import ShapeProfile, build_engine  # noqa: E402
 from trt.export import ExportOptions, export_onnx  # noqa: E402
+from trt.metadata import EngineMismatch, metadata_path  # noqa: E402
 from trt.parity import compare_probabilities, softmax, synthetic_images  # noqa: E402
 from trt.runtimes import TensorRTBackend, create_runtime_backend  # noqa: E402
 

@@ -126,14 +126,8 @@ def cached_engine(
     fp16 engines are built from the fp16 graph (strongly typed on TensorRT 10 and 11 alike).
     Extra ``build_options`` go to :func:`trt.engine.build_engine`.
     """
-    from trt.engine import (
-        EngineMismatch,
-        ShapeProfile,
-        build_engine,
-        check_engine_metadata,
-        current_environment,
-        require_tensorrt,
-    )
+    from trt.engine import ShapeProfile, build_engine, current_environment, require_tensorrt
+    from trt.metadata import EngineMismatch, check_engine_metadata
 
     tensorrt = require_tensorrt()  # fail before a long export when TensorRT cannot run
     profile = profile or ShapeProfile()

@@ -19,14 +19,9 @@ import numpy as np
 
 from amd_plugin.backends import TorchBackend
 from amd_plugin.checkpoint import CheckpointError, file_sha256, load_model, resolve_checkpoint_path
-from trt.engine import (
-    EngineBuildError,
-    EngineMismatch,
-    ShapeProfile,
-    TensorRTUnavailable,
-    parse_shape,
-)
+from trt.engine import EngineBuildError, ShapeProfile, TensorRTUnavailable, parse_shape
 from trt.export import ExportOptions, export_onnx
+from trt.metadata import EngineMismatch
 from trt.parity import compare_probabilities, measure_fps, softmax, synthetic_images
 
 

@@ -26,17 +26,14 @@ from amd_plugin.checkpoint import load_model
 from amd_plugin.modeling.amd import AMD
 from trt.cache import cached_engine, cached_onnx
 from trt.engine import (
-    EngineMismatch,
     ShapeProfile,
     TensorRTUnavailable,
-    check_engine_metadata,
     current_environment,
-    metadata_path,
-    read_engine_metadata,
     require_tensorrt,
     tensorrt_importable,
 )
 from trt.export import ExportOptions, cpu_session, read_metadata
+from trt.metadata import EngineMismatch, check_engine_metadata, metadata_path, read_engine_metadata
 
 LOG = logging.getLogger(__name__)
 _TORCH_DTYPES = {

@@ -116,7 +116,7 @@ def _call(target: str, arg: Any, outcome: Outcome) -> Any:
 
         return load_model(arg)
     if target == "check_engine_metadata":
-        from trt.engine import check_engine_metadata
+        from trt.metadata import check_engine_metadata
 
         return check_engine_metadata(*arg)
     raise ValueError(f"unknown target {target}")
