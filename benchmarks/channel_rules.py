@@ -1,0 +1,113 @@
+"""Which channel would each label-free rule pick, and what J would it get? (analysis)
+
+    python benchmarks/channel_rules.py benchmarks/davis_tta_out --root ../shared/data/davis2016-dev
+    python benchmarks/channel_rules.py runs/synth_tta8 --root runs/synth_tta8/videos
+
+Reads the adapted models that ``benchmarks/davis_tta.py`` left in ``OUT/<seq>_<start>/`` and
+the sequences' frames and ground truth under ``--root``. For every run it prints, per channel,
+the label-free statistics the rule in :func:`amd_plugin.objectness.choose_foreground_channel`
+combines (mass, centredness = 1 − border share relative to a uniform channel, mean
+departure of the segment flow from the mass-weighted dominant flow, in px) next to the
+channel's J against the ground truth (analysis only), then the channel each rule picks:
+the shipped rule (centredness + motion), centredness alone, motion alone, and the oracle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
+    from amd_plugin.objectness import border_ring, channel_statistics
+    from amd_train.evaluate import segment_frames, segment_motion, upsample
+    from amd_train.metrics import region_similarity
+
+    masks = segment_frames(model, frames, short_side)
+    motion = segment_motion(model, frames, short_side)
+    k = masks.shape[1]
+    j = np.array(
+        [
+            np.mean(
+                [region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)]
+            )
+            for c in range(k)
+        ]
+    )
+    stats = channel_statistics(masks)
+    ring_fraction = border_ring(*masks.shape[-2:]).mean()
+    centredness = np.clip(1.0 - stats["border_share"] / ring_fraction, 0.0, 1.0)
+    weights = masks[: len(motion)].mean(axis=(2, 3))
+    dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
+    departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)
+    departure = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+    return {
+        "J": j,
+        "mass": stats["mass"],
+        "centredness": centredness,
+        "departure": departure,
+        "masks": masks,
+        "motion": motion,
+    }
+
+
+def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
+    from amd_plugin.objectness import choose_foreground_channel
+
+    masks, motion = table["masks"], table["motion"]
+    candidates = np.flatnonzero(table["mass"] >= 0.02)
+    if candidates.size == 0:
+        candidates = np.arange(masks.shape[1])
+    return {
+        "shipped": choose_foreground_channel(masks[: len(motion)], motion),
+        "centredness": choose_foreground_channel(masks),
+        "motion": int(candidates[np.argmax(table["departure"][candidates])]),
+        "oracle": int(np.argmax(table["J"])),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", type=Path, help="a davis_tta.py --out folder")
+    p.add_argument("--root", type=Path, required=True, help="<seq>/{JPEGImages,Annotations}")
+    p.add_argument("--short-side", type=int, default=128)
+    args = p.parse_args(argv)
+
+    from amd_plugin.checkpoint import load_model
+    from amd_train.eval_data import load_gt_mask
+    from amd_train.tta import read_video_frames
+
+    rows = json.loads((args.out / "davis_tta.json").read_text())
+    summary = {name: [] for name in ("shipped", "centredness", "motion", "oracle")}
+    for row in rows:
+        run = args.out / f"{row['sequence']}_{row['start']}"
+        seq = args.root / row["sequence"]
+        model = load_model(run / "adapted.pt").model.eval()
+        gts = [load_gt_mask(f) for f in sorted((seq / "Annotations").glob("*.png"))]
+        frames = read_video_frames(seq / "JPEGImages")[: len(gts)]
+        table = channel_table(model, frames, gts, args.short_side)
+        choices = rule_choices(table)
+        print(f"\n{row['sequence']} from {row['start']} ({row['steps']} steps)")
+        print("ch  J      mass   centred  departure px")
+        for c in range(len(table["J"])):
+            print(
+                f"{c}   {table['J'][c]:.3f}  {table['mass'][c]:.3f}  {table['centredness'][c]:.3f}"
+                f"    {table['departure'][c]:.2f}"
+            )
+        print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
+        for name, c in choices.items():
+            summary[name].append(float(table["J"][c]))
+    print("\nmean J over runs: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in summary.items()))
+    oracle = np.array(summary["oracle"])
+    for name in ("shipped", "centredness", "motion"):
+        gaps = oracle - np.array(summary[name])
+        print(f"{name}: within 0.02 J of the oracle in {(gaps <= 0.02).sum()} of {len(gaps)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
