@@ -75,6 +75,38 @@ def channel_statistics(masks: np.ndarray) -> dict[str, np.ndarray]:
     return {"mass": mass, "border_share": border_share, "temporal_iou": temporal}
 
 
+def channel_evidence(
+    masks: np.ndarray, segment_motion: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The per-channel label-free evidence :func:`choose_foreground_channel` combines.
+
+    Args:
+        masks: soft masks ``T×K×h×w``.
+        segment_motion: optional ``T'×K×2`` segment-flow vectors (``T' ≤ T`` frame pairs;
+            the first ``T'`` frames' masks weight them).
+
+    Returns:
+        ``mass`` (K), ``centredness`` (K): 1 − the channel's border share relative to what a
+        channel spread uniformly would have there, clipped to [0, 1]; and, with motion,
+        ``departure`` (K): the mass-weighted mean distance, in px, of the channel's segment
+        flow from the mass-weighted dominant flow of its frame.
+    """
+    masks = np.asarray(masks, dtype=np.float32)
+    stats = channel_statistics(masks)
+    ring_fraction = border_ring(*masks.shape[-2:]).mean()
+    evidence = {
+        "mass": stats["mass"],
+        "centredness": np.clip(1.0 - stats["border_share"] / max(ring_fraction, 1e-6), 0.0, 1.0),
+    }
+    if segment_motion is not None:
+        motion = np.asarray(segment_motion, dtype=np.float32)  # T'×K×2
+        weights = masks[: len(motion)].mean(axis=(2, 3))  # T'×K
+        dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
+        departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)  # T'×K
+        evidence["departure"] = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+    return evidence
+
+
 def choose_foreground_channel(
     masks: np.ndarray,
     segment_motion: np.ndarray | None = None,
@@ -94,22 +126,14 @@ def choose_foreground_channel(
         the channel index.
     """
     masks = np.asarray(masks, dtype=np.float32)
-    stats = channel_statistics(masks)
-    mass = stats["mass"]
-    candidates = np.flatnonzero(mass >= min_mass)
+    evidence = channel_evidence(masks, segment_motion)
+    candidates = np.flatnonzero(evidence["mass"] >= min_mass)
     if candidates.size == 0:
         candidates = np.arange(masks.shape[1])
-    # Appearance evidence: how little of the channel's mass sits on the border, relative to
-    # what a channel spread uniformly would have there.
-    ring_fraction = border_ring(*masks.shape[-2:]).mean()
-    centredness = np.clip(1.0 - stats["border_share"] / max(ring_fraction, 1e-6), 0.0, 1.0)
-    score = centredness.copy()
-    if segment_motion is not None:
-        motion = np.asarray(segment_motion, dtype=np.float32)  # T×K×2
-        weights = masks.mean(axis=(2, 3))  # T×K
-        dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
-        departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)  # T×K
-        departure = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+    # appearance evidence: how little of the channel's mass sits on the border
+    score = evidence["centredness"].copy()
+    if "departure" in evidence:
+        departure = evidence["departure"]
         scale = departure[candidates].max()
         if scale > 1e-3:
             score = score + departure / scale

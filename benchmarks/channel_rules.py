@@ -23,36 +23,21 @@ import numpy as np
 
 
 def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
-    from amd_plugin.objectness import border_ring, channel_statistics
+    from amd_plugin.objectness import channel_evidence
     from amd_train.evaluate import segment_frames, segment_motion, upsample
     from amd_train.metrics import region_similarity
 
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
-    k = masks.shape[1]
     j = np.array(
         [
             np.mean(
                 [region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)]
             )
-            for c in range(k)
+            for c in range(masks.shape[1])
         ]
     )
-    stats = channel_statistics(masks)
-    ring_fraction = border_ring(*masks.shape[-2:]).mean()
-    centredness = np.clip(1.0 - stats["border_share"] / ring_fraction, 0.0, 1.0)
-    weights = masks[: len(motion)].mean(axis=(2, 3))
-    dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
-    departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)
-    departure = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
-    return {
-        "J": j,
-        "mass": stats["mass"],
-        "centredness": centredness,
-        "departure": departure,
-        "masks": masks,
-        "motion": motion,
-    }
+    return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
 
 
 def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
