@@ -7,7 +7,7 @@ from PIL import Image
 from amd_plugin import Segmenter, save_checkpoint
 from amd_plugin.cli.segment import main as segment_main
 from amd_plugin.io.video import VideoWriter
-from amd_plugin.objectness import choose_foreground_channel, objectness_score
+from amd_plugin.objectness import channel_evidence, choose_foreground_channel, objectness_score
 
 
 def test_objectness_high_for_a_distinct_object_low_otherwise():
@@ -32,6 +32,15 @@ def test_label_free_channel_prefers_the_centred_moving_segment():
     motion = np.zeros((t, k, 2), np.float32)
     motion[:, 1] = [3.0, 0.0]
     assert choose_foreground_channel(masks, motion) == 1
+    # the evidence itself, with known values: channel 1 holds 144 of 1024 pixels, none on
+    # the border; channel 0 holds the rest and all of the border
+    evidence = channel_evidence(masks, motion[:3])  # 3 frame pairs for 4 frames
+    np.testing.assert_allclose(evidence["mass"], [880 / 1024, 144 / 1024, 0.0], rtol=1e-5)
+    assert evidence["centredness"][1] == 1.0 and evidence["centredness"][0] == 0.0
+    # dominant flow per frame = (144·3 + 880·0) / 1024 px; each channel's distance from it
+    dominant = 144 * 3.0 / 1024
+    np.testing.assert_allclose(evidence["departure"][:2], [dominant, 3.0 - dominant], rtol=1e-4)
+    assert "departure" not in channel_evidence(masks)
 
 
 def test_predictions_have_input_size_and_valid_ranges(small_model):
