@@ -43,9 +43,9 @@ class ModelConfig:
             of both feature maps by its joint mean and std over the positions of both, so
             the cost volume holds correlation coefficients rather than products dominated
             by each channel's positive offset (not in the reference, whose released
-            weights expect it off). Until the sixth session the
-            statistics were per sample (over channels and positions), which left those
-            offsets in; grid rounds 1–2 used that version.
+            weights expect it off). Earlier versions took one mean and std per sample
+            (over channels and positions), which left those offsets in; the benchmark
+            tables before grid round 3 used that version.
         motion_soft_argmax: add to each level's segment flow the soft-argmax of the
             segment's mask-averaged cost volume (the displacement where that segment's
             pixels correlate best, with a learned temperature). A flow read directly off
