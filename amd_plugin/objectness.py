@@ -22,6 +22,7 @@ import numpy as np
 MIN_AREA = 0.005
 MAX_AREA = 0.95
 AREA_RAMP = 0.35
+MIN_CHANNEL_MASS = 0.02  # channels below this mean probability are not foreground candidates
 
 
 def border_ring(height: int, width: int, fraction: float = 1 / 16) -> np.ndarray:
@@ -107,10 +108,18 @@ def channel_evidence(
     return evidence
 
 
+def candidate_channels(mass: np.ndarray, min_mass: float = MIN_CHANNEL_MASS) -> np.ndarray:
+    """Indices of the channels holding at least ``min_mass`` mean probability (all channels
+    when none does): a nearly empty channel is also absent from the border, which fooled a
+    naive rule."""
+    candidates = np.flatnonzero(mass >= min_mass)
+    return candidates if candidates.size else np.arange(len(mass))
+
+
 def choose_foreground_channel(
     masks: np.ndarray,
     segment_motion: np.ndarray | None = None,
-    min_mass: float = 0.02,
+    min_mass: float = MIN_CHANNEL_MASS,
 ) -> int:
     """Pick the foreground channel without labels.
 
@@ -119,17 +128,15 @@ def choose_foreground_channel(
         segment_motion: optional ``T×K×2`` per-segment flow vectors (segment flow). When
             given, a channel whose motion departs from the mass-weighted dominant motion is
             preferred: the paper's premise is that objects move differently from the scene.
-        min_mass: channels holding less than this mean probability are not candidates (a
-            nearly empty channel is also absent from the border, which fooled a naive rule).
+        min_mass: channels holding less than this mean probability are not candidates
+            (:func:`candidate_channels`).
 
     Returns:
         the channel index.
     """
     masks = np.asarray(masks, dtype=np.float32)
     evidence = channel_evidence(masks, segment_motion)
-    candidates = np.flatnonzero(evidence["mass"] >= min_mass)
-    if candidates.size == 0:
-        candidates = np.arange(masks.shape[1])
+    candidates = candidate_channels(evidence["mass"], min_mass)
     # appearance evidence: how little of the channel's mass sits on the border
     score = evidence["centredness"].copy()
     if "departure" in evidence:

@@ -41,12 +41,10 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
 
 
 def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
-    from amd_plugin.objectness import choose_foreground_channel
+    from amd_plugin.objectness import candidate_channels, choose_foreground_channel
 
     masks, motion = table["masks"], table["motion"]
-    candidates = np.flatnonzero(table["mass"] >= 0.02)
-    if candidates.size == 0:
-        candidates = np.arange(masks.shape[1])
+    candidates = candidate_channels(table["mass"])
     return {
         "shipped": choose_foreground_channel(masks[: len(motion)], motion),
         "centredness": choose_foreground_channel(masks),
