@@ -10,6 +10,9 @@ combines (mass, centredness = 1 − border share relative to a uniform channel, 
 departure of the segment flow from the mass-weighted dominant flow, in px) next to the
 channel's J against the ground truth (analysis only), then the channel each rule picks:
 the shipped rule (centredness + motion), centredness alone, motion alone, and the oracle.
+``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)
+and the shipped rule's channel (red) outlined, the K segments in colour, then each channel's
+probability as a heat map (channel 0 first).
 """
 
 from __future__ import annotations
@@ -53,11 +56,23 @@ def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
     }
 
 
+def picture_row(frames, gts, table: dict[str, np.ndarray], channel: int) -> list[np.ndarray]:
+    from amd_plugin.visualize import colorize_segments, heat_colormap, overlay_contours
+    from amd_train.evaluate import upsample
+
+    t = len(gts) // 2
+    frame, gt, masks = frames[t], gts[t], table["masks"][t]
+    pred = upsample(masks[channel], gt.shape) > 0.5
+    outlined = overlay_contours(frame, [(gt, (40, 220, 40)), (pred, (230, 30, 30))])
+    return [outlined, colorize_segments(masks)] + [heat_colormap(m) for m in masks]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", type=Path, help="a davis_tta.py --out folder")
     p.add_argument("--root", type=Path, required=True, help="<seq>/{JPEGImages,Annotations}")
     p.add_argument("--short-side", type=int, default=128)
+    p.add_argument("--picture", type=Path, help="write a PNG with one row per run")
     args = p.parse_args(argv)
 
     from amd_plugin.checkpoint import load_model
@@ -66,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = json.loads((args.out / "davis_tta.json").read_text())
     summary = {name: [] for name in ("shipped", "centredness", "motion", "oracle")}
+    picture_rows = []
     for row in rows:
         run = args.out / f"{row['sequence']}_{row['start']}"
         seq = args.root / row["sequence"]
@@ -84,11 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
         for name, c in choices.items():
             summary[name].append(float(table["J"][c]))
+        picture_rows.append(picture_row(frames, gts, table, choices["shipped"]))
     print("\nmean J over runs: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in summary.items()))
     oracle = np.array(summary["oracle"])
     for name in ("shipped", "centredness", "motion"):
         gaps = oracle - np.array(summary[name])
         print(f"{name}: within 0.02 J of the oracle in {(gaps <= 0.02).sum()} of {len(gaps)} runs")
+    if args.picture:
+        from amd_plugin.visualize import make_grid, save_png
+
+        print(f"wrote {save_png(make_grid(picture_rows), args.picture)}")
     return 0
 
 
