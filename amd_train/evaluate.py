@@ -74,13 +74,21 @@ def label_free_channel(
     return choose_foreground_channel(masks, motion)
 
 
+def channel_j(masks: np.ndarray, gts: Sequence[np.ndarray]) -> np.ndarray:
+    """ANALYSIS ONLY: mean IoU of every channel of ``T×K×h×w`` masks against ``T`` GT masks."""
+    return np.array(
+        [
+            np.mean(
+                [region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)]
+            )
+            for c in range(masks.shape[1])
+        ]
+    )
+
+
 def oracle_channel(masks: np.ndarray, gts: Sequence[np.ndarray]) -> int:
     """ANALYSIS ONLY: the channel with the best mean IoU against ground truth."""
-    scores = [
-        np.mean([region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)])
-        for c in range(masks.shape[1])
-    ]
-    return int(np.argmax(scores))
+    return int(np.argmax(channel_j(masks, gts)))
 
 
 def upsample(prob: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

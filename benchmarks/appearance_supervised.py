@@ -41,9 +41,8 @@ from torch.utils.data import DataLoader, IterableDataset
 from amd_plugin.modeling.amd import AMD, normalize
 from amd_train.config import load_train_config
 from amd_train.data.sampling import make_rng
-from amd_train.evaluate import evaluate_video, segment_frames, upsample
+from amd_train.evaluate import evaluate_video
 from amd_train.heldout import HeldOutEvaluator
-from amd_train.metrics import region_similarity
 from amd_train.synthetic import SyntheticConfig, generate_video
 
 FOREGROUND_CHANNEL = 1
@@ -72,11 +71,11 @@ def score(model: AMD, evaluator: HeldOutEvaluator) -> dict:
     model.eval()
     fixed, label_free = [], []
     for name, frames, gts in evaluator.videos:
-        masks = segment_frames(model, frames, evaluator.short_side)
-        preds = [upsample(m[FOREGROUND_CHANNEL], g.shape) > 0.5 for m, g in zip(masks, gts)]
-        fixed.append(np.mean([region_similarity(p, g) for p, g in zip(preds, gts)]))
-        result = evaluate_video(model, name, frames, gts, evaluator.short_side, boundary=False)
-        label_free.append(result.j_mean)
+        for channel, scores in ((FOREGROUND_CHANNEL, fixed), ("label-free", label_free)):
+            result = evaluate_video(
+                model, name, frames, gts, evaluator.short_side, channel, boundary=False
+            )
+            scores.append(result.j_mean)
     model.train()
     return {"iou_channel1": float(np.mean(fixed)), "iou_label_free": float(np.mean(label_free))}
 

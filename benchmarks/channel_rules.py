@@ -27,19 +27,11 @@ import numpy as np
 
 def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
     from amd_plugin.objectness import channel_evidence
-    from amd_train.evaluate import segment_frames, segment_motion, upsample
-    from amd_train.metrics import region_similarity
+    from amd_train.evaluate import channel_j, segment_frames, segment_motion
 
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
-    j = np.array(
-        [
-            np.mean(
-                [region_similarity(upsample(m[c], g.shape) > 0.5, g) for m, g in zip(masks, gts)]
-            )
-            for c in range(masks.shape[1])
-        ]
-    )
+    j = channel_j(masks, gts)
     return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
 
 
