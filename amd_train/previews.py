@@ -20,9 +20,21 @@ log = logging.getLogger(__name__)
 class RunLogger:
     """Console-free structured logging: ``metrics.jsonl`` always, TensorBoard when available."""
 
-    def __init__(self, out_dir: Path, tensorboard: bool = True) -> None:
+    def __init__(self, out_dir: Path, tensorboard: bool = True, fresh: bool = False) -> None:
+        """``fresh``: this run starts at step 0. An earlier run's ``metrics.jsonl`` in the
+        same folder is then kept as ``metrics.<n>.jsonl`` rather than appended to, so the
+        file (which the plots read) holds one run only; a resumed run appends."""
         self.out_dir = out_dir
-        self.jsonl = (out_dir / "metrics.jsonl").open("a", encoding="utf-8")
+        path = out_dir / "metrics.jsonl"
+        if fresh and path.exists() and path.stat().st_size > 0:
+            kept = next(
+                out_dir / f"metrics.{n}.jsonl"
+                for n in range(1, 10_000)
+                if not (out_dir / f"metrics.{n}.jsonl").exists()
+            )
+            path.rename(kept)
+            log.warning("%s: an earlier run's metrics are kept as %s", path, kept.name)
+        self.jsonl = path.open("a", encoding="utf-8")
         self.tb = None
         if tensorboard:
             try:

@@ -174,7 +174,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     if cfg.run.compile:
         net = torch.compile(net)
     dataset, loader, sampler = build_loader(cfg, info, state)
-    run_log = RunLogger(out_dir, cfg.run.tensorboard) if info.is_main else None
+    run_log = (
+        RunLogger(out_dir, cfg.run.tensorboard, fresh=resume is None) if info.is_main else None
+    )
     evaluator = HeldOutEvaluator(cfg) if info.is_main else None
     minutes_before = state.history[-1]["minutes"] if state.history else 0.0
     start = time.monotonic()

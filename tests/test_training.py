@@ -71,6 +71,19 @@ def test_ytvos_config_runs_a_few_iterations_on_frame_folders(frames_root, tmp_pa
     assert len(losses(tmp_path / "run")) == 2
 
 
+def test_fresh_start_in_a_used_folder_keeps_the_earlier_metrics_apart(frames_root, tmp_path):
+    out = tmp_path / "run"
+    common = ["--config", "synthetic.yaml", "--out-dir", str(out)]
+    first = run_cli([*common, *sets([f"data.root={frames_root}", *TINY, "run.max_steps=2"])])
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = [f"data.root={frames_root}", *TINY, "run.max_steps=1", "run.resume=false"]
+    second = run_cli([*common, *sets(again)])
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert len(losses(out)) == 1  # metrics.jsonl holds the new run only
+    earlier = [json.loads(line) for line in (out / "metrics.1.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in earlier if r["kind"] == "train"] == [1, 2]
+
+
 def test_bad_config_key_is_a_clear_error(tmp_path):
     result = run_cli(["--config", "synthetic.yaml", "--set", "optim.lrate=1"])
     assert result.returncode == 2 and "did you mean 'lr'" in result.stderr
