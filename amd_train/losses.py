@@ -25,6 +25,7 @@ __all__ = [
     "LossConfig",
     "occlusion_mask",
     "photometric_error",
+    "segment_usage_penalty",
     "smoothness",
     "splat_weights",
     "ssim_distance",
@@ -64,6 +65,12 @@ class LossConfig:
             paper (the reference computes a dense loss as a diagnostic but does not train
             on it). A per-pixel signal trains the shared estimator and head directly instead
             of through K pooled vectors (not in the paper).
+        usage_weight: weight of :func:`segment_usage_penalty` (KL divergence of the
+            batch's mean segment usage from uniform). 0 = the paper. With a motion readout
+            that works from the first step, one segment took over every pixel and the
+            softmax's gradient to the emptied channels vanished; this keeps them alive.
+        usage_floor: 0 = penalise any departure from even usage (KL); > 0 = penalise only
+            segments whose share of the batch falls below this (see the penalty).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -76,12 +83,15 @@ class LossConfig:
     warp_padding: str = "border"
     min_visible: float = 0.5
     dense_flow_weight: float = 0.0
+    usage_weight: float = 0.0
+    usage_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.scale_weights or any(w < 0 for w in self.scale_weights):
             raise ValueError(f"scale_weights must be non-empty and >= 0, got {self.scale_weights}")
-        if min(self.w_l1, self.w_ssim, self.w_smooth, self.dense_flow_weight) < 0:
-            raise ValueError("loss weights must be >= 0")
+        weights = (self.w_l1, self.w_ssim, self.w_smooth, self.dense_flow_weight, self.usage_weight)
+        if min(weights) < 0 or not 0 <= self.usage_floor < 1:
+            raise ValueError("loss weights must be >= 0 and usage_floor in [0, 1)")
         if self.warp_padding not in ("zeros", "border", "reflection"):
             raise ValueError(f"unknown warp_padding {self.warp_padding!r}")
 
@@ -346,16 +356,39 @@ def view_synthesis_loss(
     return total, terms
 
 
+def segment_usage_penalty(masks: Tensor, floor: float = 0.0, eps: float = 1e-6) -> Tensor:
+    """How unevenly ``N×K×h×w`` soft masks use their segments over a batch.
+
+    ū = the masks' mean over images and pixels (K shares summing to 1). With ``floor`` = 0:
+    KL(ū ‖ uniform) = Σ_k ū_k log(K ū_k), 0 when every segment holds the same share, log K
+    when one holds everything. With ``floor`` > 0 only shares below the floor cost:
+    Σ_k max(0, floor − ū_k) / floor, which keeps segments alive but lets them be small (an
+    object is small). Only the batch's totals are constrained either way, so a segment may
+    still be empty in one image and large in another."""
+    usage = masks.float().mean(dim=(0, 2, 3))
+    if floor > 0:
+        return (floor - usage).clamp_min(0).sum() / floor
+    return (usage * (usage * masks.shape[1]).clamp_min(eps).log()).sum()
+
+
 def training_objective(
-    motion, frame_a: Tensor, frame_b: Tensor, cfg: LossConfig | None = None
+    motion,
+    frame_a: Tensor,
+    frame_b: Tensor,
+    cfg: LossConfig | None = None,
+    masks: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The loss the trainer minimises for one :class:`~amd_plugin.modeling.motion.MotionOutput`.
 
     The view-synthesis loss of the segment flow (the paper's objective), plus
     ``cfg.dense_flow_weight`` × the same loss of the dense flow when that weight is
-    positive (its terms are reported with a ``dense_`` prefix).
+    positive (its terms are reported with a ``dense_`` prefix), plus ``cfg.usage_weight`` ×
+    :func:`segment_usage_penalty` of ``masks`` (``N×K×h×w``, needed when that weight is
+    positive).
     """
     cfg = cfg or LossConfig()
+    if cfg.usage_weight > 0 and masks is None:
+        raise ValueError("loss.usage_weight > 0 needs the masks")
     total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
     if cfg.dense_flow_weight > 0:
         dense, dense_terms = view_synthesis_loss(
@@ -364,4 +397,8 @@ def training_objective(
         total = total + cfg.dense_flow_weight * dense
         terms["dense_photometric"] = dense_terms["photometric"]
         terms["dense_flow_mag"] = dense_terms["flow_mag"]
+    if cfg.usage_weight > 0:
+        usage = segment_usage_penalty(masks, cfg.usage_floor)
+        total = total + cfg.usage_weight * usage
+        terms["usage_penalty"] = usage.detach()
     return total, terms

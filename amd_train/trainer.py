@@ -237,7 +237,11 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             ):
                 out = net(frame_a, frame_b)
                 loss, terms = training_objective(
-                    out.motion, out.frame_a.float(), out.frame_b.float(), cfg.loss
+                    out.motion,
+                    out.frame_a.float(),
+                    out.frame_b.float(),
+                    cfg.loss,
+                    masks=torch.cat([out.masks_a, out.masks_b]),
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

@@ -263,3 +263,52 @@ def test_dense_flow_weight_adds_the_dense_term_with_gradients(small_model):
     assert head.grad is not None and head.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="must be >= 0"):
         LossConfig(dense_flow_weight=-1.0)
+
+
+def test_segment_usage_penalty_is_zero_for_even_usage_and_log_k_for_one_segment():
+    from amd_train.losses import segment_usage_penalty
+
+    k = 5
+    even = torch.full((2, k, 4, 4), 1.0 / k)
+    one = torch.zeros(2, k, 4, 4)
+    one[:, 2] = 1.0
+    assert float(segment_usage_penalty(even)) == pytest.approx(0.0, abs=1e-6)
+    assert float(segment_usage_penalty(one)) == pytest.approx(math.log(k), rel=1e-5)
+    # even over the batch, though each image uses one segment: only totals are constrained
+    split = torch.zeros(k, k, 4, 4)
+    for i in range(k):
+        split[i, i] = 1.0
+    assert float(segment_usage_penalty(split)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_usage_weight_adds_the_penalty_and_its_gradient_revives_an_empty_segment(small_model):
+    from amd_train.losses import segment_usage_penalty, training_objective
+
+    a, b = _textured(2, 64), _textured(2, 64, seed=1)
+    logits = torch.zeros(2, small_model.num_segments, 8, 8)
+    logits[:, 0] = 5.0  # segment 0 holds nearly everything, the others are almost empty
+    logits.requires_grad_(True)
+    masks = logits.softmax(1)
+    out = small_model.motion(a, b, masks, masks)
+    plain, _ = training_objective(out, a, b, masks=masks)
+    total, terms = training_objective(out, a, b, LossConfig(usage_weight=0.1), masks=masks)
+    torch.testing.assert_close(total, plain + 0.1 * segment_usage_penalty(masks))
+    assert not terms["usage_penalty"].requires_grad  # terms are for logging
+    (grad,) = torch.autograd.grad(0.1 * segment_usage_penalty(masks), logits)
+    assert (grad[:, 1:] < 0).all() and (grad[:, 0] > 0).all()  # descent grows the empty ones
+    with pytest.raises(ValueError, match="needs the masks"):
+        training_objective(out, a, b, LossConfig(usage_weight=0.1))
+
+
+def test_usage_floor_costs_only_the_shares_below_it():
+    from amd_train.losses import segment_usage_penalty
+
+    masks = torch.zeros(1, 4, 10, 10)
+    masks[:, 0] = 0.9
+    masks[:, 1] = 0.07
+    masks[:, 2] = 0.03  # segment 3 is empty
+    # floor 0.05: segment 2 is 0.02 short (0.4 of the floor), segment 3 is 1 floor short
+    assert float(segment_usage_penalty(masks, floor=0.05)) == pytest.approx(1.4, rel=1e-5)
+    assert float(segment_usage_penalty(masks, floor=0.02)) == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(ValueError, match="usage_floor"):
+        LossConfig(usage_floor=1.0)
