@@ -287,7 +287,9 @@ def write_dataset(
         video_id = f"synth{i:05d}"
         video = generate_video(cfg, (seed, i))
         if "frames" in formats:
-            names = _write_frames(root, video_id, video)
+            names = write_video_frames(
+                video, root / "JPEGImages" / video_id, root / "Annotations" / video_id
+            )
             lines.append(" ".join([f"JPEGImages/{video_id}", *names]))
         if "mp4" in formats:
             write_video(root / "videos" / f"{video_id}.mp4", video.frames, fps=video.fps)
@@ -297,16 +299,19 @@ def write_dataset(
     return ids
 
 
-def _write_frames(root: Path, video_id: str, video: SyntheticVideo) -> list[str]:
-    image_dir = root / "JPEGImages" / video_id
-    mask_dir = root / "Annotations" / video_id
+def write_video_frames(
+    video: SyntheticVideo, image_dir: Path, mask_dir: Path, image_suffix: str = ".jpg"
+) -> list[str]:
+    """Write ``00000<suffix> …`` frames (JPEG quality 95, or lossless ``.png``) and
+    ``00000.png …`` masks (0/255); returns the frame file names."""
     image_dir.mkdir(parents=True, exist_ok=True)
     mask_dir.mkdir(parents=True, exist_ok=True)
     names = []
     for t, (frame, mask) in enumerate(zip(video.frames, video.masks)):
-        Image.fromarray(frame).save(image_dir / f"{t:05d}.jpg", quality=95)
+        name = f"{t:05d}{image_suffix}"
+        Image.fromarray(frame).save(image_dir / name, quality=95)
         Image.fromarray(mask.astype(np.uint8) * 255).save(mask_dir / f"{t:05d}.png")
-        names.append(f"{t:05d}.jpg")
+        names.append(name)
     return names
 
 

@@ -64,27 +64,18 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
 
 
 def write_synthetic_sequences(root: Path, count: int, frames: int) -> Path:
-    """``count`` held-out synthetic videos as ``root/<id>/{JPEGImages,Annotations}``."""
+    """``count`` held-out synthetic videos as ``root/<id>/{JPEGImages,Annotations}`` (the
+    layout of the DAVIS sequences here; lossless PNG frames)."""
     from dataclasses import replace
 
-    import numpy as np
-    from PIL import Image
-
     from amd_train.config import load_train_config
-    from amd_train.synthetic import generate_video
+    from amd_train.synthetic import generate_video, write_video_frames
 
     cfg = replace(load_train_config("synthetic.yaml").data.synthetic, num_frames=frames)
     for v in range(count):
+        sequence = root / f"synth{v:02d}"
         video = generate_video(cfg, (20_000, v))
-        images, masks = (
-            root / f"synth{v:02d}" / "JPEGImages",
-            root / f"synth{v:02d}" / "Annotations",
-        )
-        images.mkdir(parents=True, exist_ok=True)
-        masks.mkdir(parents=True, exist_ok=True)
-        for t, (frame, mask) in enumerate(zip(video.frames, video.masks)):
-            Image.fromarray(frame).save(images / f"{t:05d}.png")
-            Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"{t:05d}.png")
+        write_video_frames(video, sequence / "JPEGImages", sequence / "Annotations", ".png")
     return root
 
 
