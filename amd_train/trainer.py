@@ -241,7 +241,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                     out.frame_a.float(),
                     out.frame_b.float(),
                     cfg.loss,
-                    masks=torch.cat([out.masks_a, out.masks_b]),
+                    masks=torch.cat([out.masks_a, out.masks_b])
+                    if cfg.loss.usage_weight > 0
+                    else None,
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

@@ -76,10 +76,14 @@ def test_fresh_start_in_a_used_folder_keeps_the_earlier_metrics_apart(frames_roo
     common = ["--config", "synthetic.yaml", "--out-dir", str(out)]
     first = run_cli([*common, *sets([f"data.root={frames_root}", *TINY, "run.max_steps=2"])])
     assert first.returncode == 0, first.stderr[-2000:]
-    again = [f"data.root={frames_root}", *TINY, "run.max_steps=1", "run.resume=false"]
+    # the second run also trains with the usage penalty (its one path through the trainer)
+    again = [f"data.root={frames_root}", *TINY, "run.max_steps=1", "run.resume=false",
+             "loss.usage_weight=0.1"]  # fmt: skip
     second = run_cli([*common, *sets(again)])
     assert second.returncode == 0, second.stderr[-2000:]
     assert len(losses(out)) == 1  # metrics.jsonl holds the new run only
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["usage_penalty"] >= 0
     earlier = [json.loads(line) for line in (out / "metrics.1.jsonl").read_text().splitlines()]
     assert [r["step"] for r in earlier if r["kind"] == "train"] == [1, 2]
 
