@@ -86,11 +86,6 @@ def channel_j(masks: np.ndarray, gts: Sequence[np.ndarray]) -> np.ndarray:
     )
 
 
-def oracle_channel(masks: np.ndarray, gts: Sequence[np.ndarray]) -> int:
-    """ANALYSIS ONLY: the channel with the best mean IoU against ground truth."""
-    return int(np.argmax(channel_j(masks, gts)))
-
-
 def upsample(prob: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(prob, np.float32))[None, None]
     return F.interpolate(t, size=tuple(shape[:2]), mode="bilinear", align_corners=False)[
@@ -127,7 +122,9 @@ def evaluate_video(
     annotated = [(m, g) for m, g in zip(masks, gts) if g is not None]
     if not annotated:
         raise ValueError(f"{name}: no frame has a ground-truth mask")
-    oc = oracle_channel(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
+    # every channel's J once: the oracle channel (analysis only) and its J both come from it
+    per_channel = channel_j(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
+    oc = int(np.argmax(per_channel))
     if channel is None or channel == "label-free":
         motion = segment_motion(model, frames, short_side) if len(frames) > 1 else None
         channel = choose_foreground_channel(
@@ -147,7 +144,4 @@ def evaluate_video(
         js = [region_similarity(p, g) for p, g in zip(preds, gts) if g is not None]
         details, j, f = {"J": {"per_frame": js}}, float(np.mean(js)), float("nan")
     details["predictions"] = preds
-    oj = float(
-        np.mean([region_similarity(upsample(m[oc], g.shape) > 0.5, g) for m, g in annotated])
-    )
-    return SequenceResult(name, channel, float(j), float(f), oc, oj, details)
+    return SequenceResult(name, channel, float(j), float(f), oc, float(per_channel[oc]), details)

@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
         for name, c in choices.items():
             summary[name].append(float(table["J"][c]))
-        picture_rows.append(picture_row(frames, gts, table, choices["shipped"]))
+        if args.picture:
+            picture_rows.append(picture_row(frames, gts, table, choices["shipped"]))
     print("\nmean J over runs: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in summary.items()))
     oracle = np.array(summary["oracle"])
     for name in ("shipped", "centredness", "motion"):
