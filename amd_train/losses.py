@@ -25,11 +25,9 @@ __all__ = [
     "LossConfig",
     "occlusion_mask",
     "photometric_error",
-    "segment_usage_penalty",
     "smoothness",
     "splat_weights",
     "ssim_distance",
-    "training_objective",
     "view_synthesis_loss",
 ]
 
@@ -65,12 +63,21 @@ class LossConfig:
             paper (the reference computes a dense loss as a diagnostic but does not train
             on it). A per-pixel signal trains the shared estimator and head directly instead
             of through K pooled vectors (not in the paper).
-        usage_weight: weight of :func:`segment_usage_penalty` (KL divergence of the
+        usage_weight: weight of :func:`~amd_train.segment_terms.segment_usage_penalty` (KL divergence of the
             batch's mean segment usage from uniform). 0 = the paper. With a motion readout
             that works from the first step, one segment took over every pixel and the
             softmax's gradient to the emptied channels vanished; this keeps them alive.
         usage_floor: 0 = penalise any departure from even usage (KL); > 0 = penalise only
             segments whose share of the batch falls below this (see the penalty).
+        flow_fit_weight: weight of :func:`~amd_train.segment_terms.segment_flow_fit`: a
+            k-means term that moves the masks' pixels into the segment whose mean flow is
+            closest to theirs, fitted to the motion pathway's mask-free per-pixel flow
+            (``MotionOutput.forward_pixel``; needs ``model.motion_soft_argmax``). 0 = the
+            paper.
+        flow_fit_noise: flow spread in px below which an image counts as static there.
+        flow_fit_target: ``pixel`` (the mask-free flow above) or ``dense`` (the finest
+            ``forward_dense``, which is built on the segment flow: recorded as an echo of
+            the masks in ``benchmarks/README.md``).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -85,13 +92,27 @@ class LossConfig:
     dense_flow_weight: float = 0.0
     usage_weight: float = 0.0
     usage_floor: float = 0.0
+    flow_fit_weight: float = 0.0
+    flow_fit_noise: float = 0.5
+    flow_fit_target: str = "pixel"
 
     def __post_init__(self) -> None:
         if not self.scale_weights or any(w < 0 for w in self.scale_weights):
             raise ValueError(f"scale_weights must be non-empty and >= 0, got {self.scale_weights}")
-        weights = (self.w_l1, self.w_ssim, self.w_smooth, self.dense_flow_weight, self.usage_weight)
+        weights = (
+            self.w_l1,
+            self.w_ssim,
+            self.w_smooth,
+            self.dense_flow_weight,
+            self.usage_weight,
+            self.flow_fit_weight,
+        )
         if min(weights) < 0 or not 0 <= self.usage_floor < 1:
             raise ValueError("loss weights must be >= 0 and usage_floor in [0, 1)")
+        if self.flow_fit_target not in ("pixel", "dense"):
+            raise ValueError(
+                f"flow_fit_target must be pixel or dense, got {self.flow_fit_target!r}"
+            )
         if self.warp_padding not in ("zeros", "border", "reflection"):
             raise ValueError(f"unknown warp_padding {self.warp_padding!r}")
 
@@ -353,52 +374,4 @@ def view_synthesis_loss(
             terms["occlusion_bw"] = targets.new_ones(())
         # explicit sqrt(u² + v²): norm(dim=1) over the channel axis is slow on CPU
         terms["flow_mag"] = (finest[:, 0].square() + finest[:, 1].square()).sqrt().mean()
-    return total, terms
-
-
-def segment_usage_penalty(masks: Tensor, floor: float = 0.0, eps: float = 1e-6) -> Tensor:
-    """How unevenly ``N×K×h×w`` soft masks use their segments over a batch.
-
-    ū = the masks' mean over images and pixels (K shares summing to 1). With ``floor`` = 0:
-    KL(ū ‖ uniform) = Σ_k ū_k log(K ū_k), 0 when every segment holds the same share, log K
-    when one holds everything. With ``floor`` > 0 only shares below the floor cost:
-    Σ_k max(0, floor − ū_k) / floor, which keeps segments alive but lets them be small (an
-    object is small). Only the batch's totals are constrained either way, so a segment may
-    still be empty in one image and large in another."""
-    usage = masks.float().mean(dim=(0, 2, 3))
-    if floor > 0:
-        return (floor - usage).clamp_min(0).sum() / floor
-    return (usage * (usage * masks.shape[1]).clamp_min(eps).log()).sum()
-
-
-def training_objective(
-    motion,
-    frame_a: Tensor,
-    frame_b: Tensor,
-    cfg: LossConfig | None = None,
-    masks: Tensor | None = None,
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """The loss the trainer minimises for one :class:`~amd_plugin.modeling.motion.MotionOutput`.
-
-    The view-synthesis loss of the segment flow (the paper's objective), plus
-    ``cfg.dense_flow_weight`` × the same loss of the dense flow when that weight is
-    positive (its terms are reported with a ``dense_`` prefix), plus ``cfg.usage_weight`` ×
-    :func:`segment_usage_penalty` of ``masks`` (``N×K×h×w``, needed when that weight is
-    positive).
-    """
-    cfg = cfg or LossConfig()
-    if cfg.usage_weight > 0 and masks is None:
-        raise ValueError("loss.usage_weight > 0 needs the masks")
-    total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
-    if cfg.dense_flow_weight > 0:
-        dense, dense_terms = view_synthesis_loss(
-            motion.forward_dense, motion.backward_dense, frame_a, frame_b, cfg
-        )
-        total = total + cfg.dense_flow_weight * dense
-        terms["dense_photometric"] = dense_terms["photometric"]
-        terms["dense_flow_mag"] = dense_terms["flow_mag"]
-    if cfg.usage_weight > 0:
-        usage = segment_usage_penalty(masks, cfg.usage_floor)
-        total = total + cfg.usage_weight * usage
-        terms["usage_penalty"] = usage.detach()
     return total, terms

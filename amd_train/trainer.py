@@ -33,7 +33,7 @@ from amd_train.data.datasets import build_dataset, frame_pair_collate
 from amd_train.data.sampling import make_generator, worker_init_fn
 from amd_train.distributed import DistInfo, all_reduce_mean, setup_distributed
 from amd_train.heldout import HeldOutEvaluator
-from amd_train.losses import training_objective
+from amd_train.objective import training_objective
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
 from amd_train.sync_bn import convert_batchnorm
@@ -242,7 +242,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                     out.frame_b.float(),
                     cfg.loss,
                     masks=torch.cat([out.masks_a, out.masks_b])
-                    if cfg.loss.usage_weight > 0
+                    if cfg.loss.usage_weight > 0 or cfg.loss.flow_fit_weight > 0
                     else None,
                 )
                 scaler.scale(loss / accumulate).backward()

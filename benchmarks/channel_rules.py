@@ -9,7 +9,8 @@ the label-free statistics the rule in :func:`amd_plugin.objectness.choose_foregr
 combines (mass, centredness = 1 − border share relative to a uniform channel, mean
 departure of the segment flow from the mass-weighted dominant flow, in px) next to the
 channel's J against the ground truth (analysis only), then the channel each rule picks:
-the shipped rule (centredness + motion), centredness alone, motion alone, and the oracle.
+the shipped rule (centredness + motion), centredness alone, motion alone, motion measured
+from the border ring's flow instead (alone and with centredness), and the oracle.
 ``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)
 and the shipped rule's channel (red) outlined, the K segments in colour, then each channel's
 probability as a heat map (channel 0 first).
@@ -35,15 +36,33 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
     return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
 
 
+def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """Like the shipped departure, but from the flow of the border ring (the background's
+    motion when the camera follows the object) instead of the mass-weighted mean flow."""
+    from amd_plugin.objectness import border_ring
+
+    masks = masks[: len(motion)]
+    ring = border_ring(*masks.shape[-2:])
+    on_border = masks[:, :, ring].mean(-1)  # T'×K
+    background = (on_border[..., None] * motion).sum(1) / (on_border.sum(1, keepdims=True) + 1e-6)
+    departure = np.linalg.norm(motion - background[:, None, :], axis=-1)
+    weights = masks.mean(axis=(2, 3))
+    return (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+
+
 def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
     from amd_plugin.objectness import candidate_channels, choose_foreground_channel
 
     masks, motion = table["masks"], table["motion"]
     candidates = candidate_channels(table["mass"])
+    border = border_departure(masks, motion)
+    combined = table["centredness"] + border / max(border[candidates].max(), 1e-3)
     return {
         "shipped": choose_foreground_channel(masks[: len(motion)], motion),
         "centredness": choose_foreground_channel(masks),
         "motion": int(candidates[np.argmax(table["departure"][candidates])]),
+        "border_motion": int(candidates[np.argmax(border[candidates])]),
+        "centred+border_motion": int(candidates[np.argmax(combined[candidates])]),
         "oracle": int(np.argmax(table["J"])),
     }
 
@@ -72,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from amd_train.tta import read_video_frames
 
     rows = json.loads((args.out / "davis_tta.json").read_text())
-    summary = {name: [] for name in ("shipped", "centredness", "motion", "oracle")}
+    summary: dict[str, list[float]] = {}
     picture_rows = []
     for row in rows:
         run = args.out / f"{row['sequence']}_{row['start']}"
@@ -91,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
         for name, c in choices.items():
-            summary[name].append(float(table["J"][c]))
+            summary.setdefault(name, []).append(float(table["J"][c]))
         if args.picture:
             picture_rows.append(picture_row(frames, gts, table, choices["shipped"]))
     print("\nmean J over runs: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in summary.items()))
     oracle = np.array(summary["oracle"])
-    for name in ("shipped", "centredness", "motion"):
+    for name in (n for n in summary if n != "oracle"):
         gaps = oracle - np.array(summary[name])
         print(f"{name}: within 0.02 J of the oracle in {(gaps <= 0.02).sum()} of {len(gaps)} runs")
     if args.picture:

@@ -145,6 +145,8 @@ class MotionOutput:
     their own, although each level's residual is estimated after warping with the
     *segment* flow. ``*_dense`` is the consistent dense flow: at every level, the flow
     used for that level's warp plus the per-pixel residual (for ``loss.dense_flow_weight``).
+    ``*_pixel`` (only with the soft-argmax readout) is a motion estimate that does not
+    depend on the masks: :meth:`MotionPathway.pixel_flow`, ``B×2×h×w`` at 1/4, no gradient.
     """
 
     forward: list[torch.Tensor]
@@ -155,6 +157,8 @@ class MotionOutput:
     backward_segments: torch.Tensor
     forward_dense: list[torch.Tensor] = field(default_factory=list)
     backward_dense: list[torch.Tensor] = field(default_factory=list)
+    forward_pixel: torch.Tensor | None = None
+    backward_pixel: torch.Tensor | None = None
 
 
 class MotionPathway(nn.Module):
@@ -248,6 +252,8 @@ class MotionPathway(nn.Module):
         flows, wholes, denses, segments = self.decode(
             pyramids, swapped, torch.cat([fw_masks, bw_masks])
         )
+        finest = NUM_LEVELS - 1
+        pixel = self.pixel_flow(pyramids[finest], swapped[finest]) if self.soft_argmax else None
         return MotionOutput(
             forward=[f[:b] for f in flows],
             backward=[f[b:] for f in flows],
@@ -257,7 +263,25 @@ class MotionPathway(nn.Module):
             backward_segments=segments[b:],
             forward_dense=[f[:b] for f in denses],
             backward_dense=[f[b:] for f in denses],
+            forward_pixel=None if pixel is None else pixel[:b],
+            backward_pixel=None if pixel is None else pixel[b:],
         )
+
+    @torch.no_grad()
+    def pixel_flow(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Per-pixel soft-argmax of the finest level's cost volume, without any warp.
+
+        ``N×C×h×w`` features of the two frames at 1/4 → ``N×2×h×w`` flow in pixels of the
+        motion resolution (range ±4 cells = ±16 px). Unlike the dense flows it owes nothing
+        to the masks (every level of :meth:`decode` warps with the *segment* flow), so it
+        can teach the masks without their teaching themselves (``loss.flow_fit_weight``).
+        """
+        c1, c2 = normalize_pair(x1, x2)
+        cost = cost_volume(c1, c2, SEARCH_RADIUS)  # N×D×h×w
+        n, d, h, w = cost.shape
+        per_pixel = cost.permute(0, 2, 3, 1).reshape(n, h * w, d)
+        flow = soft_argmax_flow(per_pixel, self.displacements, self.log_temperature.exp())
+        return flow.reshape(n, h, w, 2).permute(0, 3, 1, 2) * 4
 
     def decode(
         self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor

@@ -1,0 +1,63 @@
+"""Terms on the segment masks themselves, added to the view-synthesis loss (not in the paper).
+
+Both are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``); they exist to test
+why segments do not separate within a CPU budget (``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def segment_usage_penalty(masks: Tensor, floor: float = 0.0, eps: float = 1e-6) -> Tensor:
+    """How unevenly ``N×K×h×w`` soft masks use their segments over a batch.
+
+    ū = the masks' mean over images and pixels (K shares summing to 1). With ``floor`` = 0:
+    KL(ū ‖ uniform) = Σ_k ū_k log(K ū_k), 0 when every segment holds the same share, log K
+    when one holds everything. With ``floor`` > 0 only shares below the floor cost:
+    Σ_k max(0, floor − ū_k) / floor, which keeps segments alive but lets them be small (an
+    object is small). Only the batch's totals are constrained either way, so a segment may
+    still be empty in one image and large in another."""
+    usage = masks.float().mean(dim=(0, 2, 3))
+    if floor > 0:
+        return (floor - usage).clamp_min(0).sum() / floor
+    return (usage * (usage * masks.shape[1]).clamp_min(eps).log()).sum()
+
+
+def segment_flow_fit(masks: Tensor, flow: Tensor, noise_px: float = 0.5) -> Tensor:
+    """Share of a per-pixel flow's variance that the segments' mean flows leave unexplained.
+
+    A k-means objective in flow space with the masks as soft assignments: for every image,
+    μ_k = the mask-weighted mean of ``flow`` over segment k, and
+
+        Σ_k Σ_x m_k(x)·‖d(x) − μ_k‖²  /  (Σ_x ‖d(x) − d̄‖² + noise_px²·n_pixels)
+
+    is ≈ 1 when the segments do not split the flow at all (every μ_k = d̄; exactly 1 with
+    ``noise_px`` = 0) and 0 when every segment moves as one. Its gradient moves each pixel towards the segment whose mean
+    flow is closest to its own, at any distance between them, where the view-synthesis
+    gradient through ``Σ_k m_k f_k`` only sees the image gradient at that pixel. The flow
+    is detached: this term teaches the masks, never the flow. ``noise_px`` keeps images
+    whose flow hardly varies (a static scene) from dividing by ~0.
+
+    Args:
+        masks: ``N×K×h×w`` soft masks (summing to 1 over K); resized to the flow's grid.
+        flow: ``N×2×H×W`` per-pixel flow in pixels of the same N images.
+
+    Returns:
+        The mean over the N images (a scalar in [0, 1]).
+    """
+    d = flow.detach().float()
+    m = F.interpolate(masks.float(), size=d.shape[-2:], mode="bilinear", align_corners=False)
+    mass = m.sum(dim=(2, 3)).clamp_min(1e-6)  # N×K
+    means = torch.einsum("nkhw,nchw->nkc", m, d) / mass.unsqueeze(-1)  # N×K×2
+    # Σ_k m_k ‖d − μ_k‖² expanded, so no N×K×2×H×W tensor is built
+    d_sq = d.square().sum(1)  # N×H×W
+    cross = torch.einsum("nkhw,nchw,nkc->nhw", m, d, means)
+    mean_sq = torch.einsum("nkhw,nk->nhw", m, means.square().sum(-1))
+    # clamped: the expansion can round below 0 where the flow is (nearly) constant
+    within = (d_sq - 2 * cross + mean_sq).sum(dim=(1, 2)).clamp_min(0)
+    spread = (d - d.mean(dim=(2, 3), keepdim=True)).square().sum(dim=(1, 2, 3))
+    n_pixels = d.shape[-2] * d.shape[-1]
+    return (within / (spread + noise_px**2 * n_pixels)).mean()
