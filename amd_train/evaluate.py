@@ -144,4 +144,5 @@ def evaluate_video(
         js = [region_similarity(p, g) for p, g in zip(preds, gts) if g is not None]
         details, j, f = {"J": {"per_frame": js}}, float(np.mean(js)), float("nan")
     details["predictions"] = preds
+    details["channel_J"] = per_channel  # every channel's J (analysis only)
     return SequenceResult(name, channel, float(j), float(f), oc, float(per_channel[oc]), details)
