@@ -63,10 +63,11 @@ class LossConfig:
             paper (the reference computes a dense loss as a diagnostic but does not train
             on it). A per-pixel signal trains the shared estimator and head directly instead
             of through K pooled vectors (not in the paper).
-        usage_weight: weight of :func:`~amd_train.segment_terms.segment_usage_penalty` (KL divergence of the
-            batch's mean segment usage from uniform). 0 = the paper. With a motion readout
-            that works from the first step, one segment took over every pixel and the
-            softmax's gradient to the emptied channels vanished; this keeps them alive.
+        usage_weight: weight of :func:`~amd_train.segment_terms.segment_usage_penalty`
+            (KL divergence of the batch's mean segment usage from uniform). 0 = the paper.
+            With a motion readout that works from the first step, one segment took over
+            every pixel and the softmax's gradient to the emptied channels vanished; this
+            keeps them alive.
         usage_floor: 0 = penalise any departure from even usage (KL); > 0 = penalise only
             segments whose share of the batch falls below this (see the penalty).
         flow_fit_weight: weight of :func:`~amd_train.segment_terms.segment_flow_fit`: a

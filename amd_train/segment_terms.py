@@ -35,11 +35,12 @@ def segment_flow_fit(masks: Tensor, flow: Tensor, noise_px: float = 0.5) -> Tens
         Σ_k Σ_x m_k(x)·‖d(x) − μ_k‖²  /  (Σ_x ‖d(x) − d̄‖² + noise_px²·n_pixels)
 
     is ≈ 1 when the segments do not split the flow at all (every μ_k = d̄; exactly 1 with
-    ``noise_px`` = 0) and 0 when every segment moves as one. Its gradient moves each pixel towards the segment whose mean
-    flow is closest to its own, at any distance between them, where the view-synthesis
-    gradient through ``Σ_k m_k f_k`` only sees the image gradient at that pixel. The flow
-    is detached: this term teaches the masks, never the flow. ``noise_px`` keeps images
-    whose flow hardly varies (a static scene) from dividing by ~0.
+    ``noise_px`` = 0) and 0 when every segment moves as one. Its gradient moves each pixel
+    towards the segment whose mean flow is closest to its own, at any distance between
+    them, where the view-synthesis gradient through ``Σ_k m_k f_k`` only sees the image
+    gradient at that pixel. The flow is detached: this term teaches the masks, never the
+    flow. ``noise_px`` keeps images whose flow hardly varies (a static scene) from
+    dividing by ~0.
 
     Args:
         masks: ``N×K×h×w`` soft masks (summing to 1 over K); resized to the flow's grid.
