@@ -100,12 +100,30 @@ def channel_evidence(
         "centredness": np.clip(1.0 - stats["border_share"] / max(ring_fraction, 1e-6), 0.0, 1.0),
     }
     if segment_motion is not None:
-        motion = np.asarray(segment_motion, dtype=np.float32)  # T'×K×2
-        weights = masks[: len(motion)].mean(axis=(2, 3))  # T'×K
-        dominant = (weights[..., None] * motion).sum(1) / (weights.sum(1, keepdims=True) + 1e-6)
-        departure = np.linalg.norm(motion - dominant[:, None, :], axis=-1)  # T'×K
-        evidence["departure"] = (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+        evidence["departure"] = motion_departure(masks, segment_motion)
     return evidence
+
+
+def motion_departure(
+    masks: np.ndarray, segment_motion: np.ndarray, reference_weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Each channel's mass-weighted mean distance, in px, from a per-frame reference flow.
+
+    Args:
+        masks: soft masks ``T×K×h×w``; the first ``T'`` frames weight the motion.
+        segment_motion: ``T'×K×2`` segment-flow vectors.
+        reference_weights: ``T'×K`` weights of the channels in each frame's reference flow
+            (their weighted mean); by default each channel's mass, i.e. the dominant flow.
+
+    Returns:
+        ``K`` departures.
+    """
+    motion = np.asarray(segment_motion, dtype=np.float32)  # T'×K×2
+    weights = np.asarray(masks, dtype=np.float32)[: len(motion)].mean(axis=(2, 3))  # T'×K
+    ref = weights if reference_weights is None else reference_weights
+    reference = (ref[..., None] * motion).sum(1) / (ref.sum(1, keepdims=True) + 1e-6)
+    departure = np.linalg.norm(motion - reference[:, None, :], axis=-1)  # T'×K
+    return (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
 
 
 def candidate_channels(mass: np.ndarray, min_mass: float = MIN_CHANNEL_MASS) -> np.ndarray:

@@ -117,6 +117,11 @@ class LossConfig:
         if self.warp_padding not in ("zeros", "border", "reflection"):
             raise ValueError(f"unknown warp_padding {self.warp_padding!r}")
 
+    @property
+    def needs_masks(self) -> bool:
+        """Whether a term reads the segment masks (the segment terms of ``objective.py``)."""
+        return self.usage_weight > 0 or self.flow_fit_weight > 0
+
 
 def splat_weights(flow: Tensor) -> Tensor:
     """Forward-splat a unit mass from every pixel along ``flow`` with bilinear weights.

@@ -35,7 +35,7 @@ def training_objective(
             grids of the forward and backward flows); needed when either weight is positive.
     """
     cfg = cfg or LossConfig()
-    if (cfg.usage_weight > 0 or cfg.flow_fit_weight > 0) and masks is None:
+    if cfg.needs_masks and masks is None:
         raise ValueError("loss.usage_weight or loss.flow_fit_weight > 0 needs the masks")
     total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
     if cfg.dense_flow_weight > 0:

@@ -241,9 +241,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                     out.frame_a.float(),
                     out.frame_b.float(),
                     cfg.loss,
-                    masks=torch.cat([out.masks_a, out.masks_b])
-                    if cfg.loss.usage_weight > 0 or cfg.loss.flow_fit_weight > 0
-                    else None,
+                    masks=torch.cat([out.masks_a, out.masks_b]) if cfg.loss.needs_masks else None,
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

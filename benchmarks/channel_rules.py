@@ -39,15 +39,11 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
 def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Like the shipped departure, but from the flow of the border ring (the background's
     motion when the camera follows the object) instead of the mass-weighted mean flow."""
-    from amd_plugin.objectness import border_ring
+    from amd_plugin.objectness import border_ring, motion_departure
 
-    masks = masks[: len(motion)]
     ring = border_ring(*masks.shape[-2:])
-    on_border = masks[:, :, ring].mean(-1)  # T'×K
-    background = (on_border[..., None] * motion).sum(1) / (on_border.sum(1, keepdims=True) + 1e-6)
-    departure = np.linalg.norm(motion - background[:, None, :], axis=-1)
-    weights = masks.mean(axis=(2, 3))
-    return (departure * weights).sum(0) / (weights.sum(0) + 1e-6)
+    on_border = masks[: len(motion), :, ring].mean(-1)  # T'×K
+    return motion_departure(masks, motion, reference_weights=on_border)
 
 
 def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
