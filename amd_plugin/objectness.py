@@ -23,6 +23,9 @@ MIN_AREA = 0.005
 MAX_AREA = 0.95
 AREA_RAMP = 0.35
 MIN_CHANNEL_MASS = 0.02  # channels below this mean probability are not foreground candidates
+# px: the motion evidence is each departure over the largest one, but never over less than
+# this, so that in a nearly static video sub-pixel differences do not weigh as a full motion
+DEPARTURE_FLOOR_PX = 0.5
 
 
 def border_ring(height: int, width: int, fraction: float = 1 / 16) -> np.ndarray:
@@ -88,7 +91,8 @@ def channel_evidence(
 
     Returns:
         ``mass`` (K), ``centredness`` (K): 1 − the channel's border share relative to what a
-        channel spread uniformly would have there, clipped to [0, 1]; and, with motion,
+        channel spread uniformly would have there, clipped to [0, 1]; ``present`` (K bool):
+        whether the channel is the largest anywhere; and, with motion,
         ``departure`` (K): the mass-weighted mean distance, in px, of the channel's segment
         flow from the mass-weighted dominant flow of its frame.
     """
@@ -98,6 +102,8 @@ def channel_evidence(
     evidence = {
         "mass": stats["mass"],
         "centredness": np.clip(1.0 - stats["border_share"] / max(ring_fraction, 1e-6), 0.0, 1.0),
+        # a region that never exceeds the others anywhere cannot be the object
+        "present": np.bincount(masks.argmax(1).ravel(), minlength=masks.shape[1]) > 0,
     }
     if segment_motion is not None:
         evidence["departure"] = motion_departure(masks, segment_motion)
@@ -138,6 +144,7 @@ def choose_foreground_channel(
     masks: np.ndarray,
     segment_motion: np.ndarray | None = None,
     min_mass: float = MIN_CHANNEL_MASS,
+    departure_floor: float = DEPARTURE_FLOOR_PX,
 ) -> int:
     """Pick the foreground channel without labels.
 
@@ -148,22 +155,33 @@ def choose_foreground_channel(
             preferred: the paper's premise is that objects move differently from the scene.
         min_mass: channels holding less than this mean probability are not candidates
             (:func:`candidate_channels`).
+        departure_floor: px; departures are divided by the largest candidate departure or
+            by this floor, whichever is larger, so that sub-pixel differences between
+            channels of a static-looking video do not count as full evidence.
 
     Returns:
         the channel index.
     """
-    masks = np.asarray(masks, dtype=np.float32)
-    evidence = channel_evidence(masks, segment_motion)
+    return choose_from_evidence(
+        channel_evidence(masks, segment_motion), min_mass=min_mass, departure_floor=departure_floor
+    )
+
+
+def choose_from_evidence(
+    evidence: dict[str, np.ndarray],
+    min_mass: float = MIN_CHANNEL_MASS,
+    departure_floor: float = DEPARTURE_FLOOR_PX,
+) -> int:
+    """The scoring behind :func:`choose_foreground_channel`, on evidence already measured
+    (:func:`channel_evidence`'s keys; ``departure`` optional), so that analyses can swap in
+    another motion measure and still apply the same rule."""
     candidates = candidate_channels(evidence["mass"], min_mass)
     # appearance evidence: how little of the channel's mass sits on the border
     score = evidence["centredness"].copy()
     if "departure" in evidence:
         departure = evidence["departure"]
-        scale = departure[candidates].max()
+        scale = max(float(departure[candidates].max()), departure_floor)
         if scale > 1e-3:
             score = score + departure / scale
-    # a region that never exceeds the others anywhere cannot be the object
-    if masks.shape[0] > 0:
-        present = np.bincount(masks.argmax(1).ravel(), minlength=masks.shape[1]) > 0
-        score = np.where(present, score, score - 10.0)
+    score = np.where(evidence["present"], score, score - 10.0)
     return int(candidates[np.argmax(score[candidates])])

@@ -9,8 +9,10 @@ the label-free statistics the rule in :func:`amd_plugin.objectness.choose_foregr
 combines (mass, centredness = 1 − border share relative to a uniform channel, mean
 departure of the segment flow from the mass-weighted dominant flow, in px) next to the
 channel's J against the ground truth (analysis only), then the channel each rule picks:
-the shipped rule (centredness + motion), centredness alone, motion alone, motion measured
-from the border ring's flow instead (alone and with centredness), and the oracle.
+the shipped rule (centredness + motion scaled by the largest departure or 0.5 px), the same
+with the floor at 0 (the rule before the tenth session), 1 and 2 px, centredness alone,
+motion alone, motion measured from the border ring's flow instead (alone and with
+centredness), and the oracle.
 ``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)
 and the shipped rule's channel (red) outlined, the K segments in colour, then each channel's
 probability as a heat map (channel 0 first).
@@ -33,7 +35,9 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
     j = channel_j(masks, gts)
-    return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
+    # the frames with a motion (all but the last), as evaluate_video chooses from
+    evidence = channel_evidence(masks[: len(motion)], motion)
+    return {"J": j, "masks": masks, "motion": motion, **evidence}
 
 
 def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:
@@ -47,18 +51,20 @@ def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:
 
 
 def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
-    from amd_plugin.objectness import candidate_channels, choose_foreground_channel
+    """The channel each rule picks; every rule but the oracle goes through the shipped
+    scoring (:func:`choose_from_evidence`) with some of its evidence left out or replaced."""
+    from amd_plugin.objectness import choose_from_evidence
 
-    masks, motion = table["masks"], table["motion"]
-    candidates = candidate_channels(table["mass"])
-    border = border_departure(masks, motion)
-    combined = table["centredness"] + border / max(border[candidates].max(), 1e-3)
+    appearance = {key: table[key] for key in ("mass", "centredness", "present")}
+    no_centredness = {**appearance, "centredness": np.zeros_like(table["centredness"])}
+    border = border_departure(table["masks"], table["motion"])
     return {
-        "shipped": choose_foreground_channel(masks[: len(motion)], motion),
-        "centredness": choose_foreground_channel(masks),
-        "motion": int(candidates[np.argmax(table["departure"][candidates])]),
-        "border_motion": int(candidates[np.argmax(border[candidates])]),
-        "centred+border_motion": int(candidates[np.argmax(combined[candidates])]),
+        "shipped": choose_from_evidence(table),
+        **{f"floor {f:g}px": choose_from_evidence(table, departure_floor=f) for f in (0, 1, 2)},
+        "centredness": choose_from_evidence(appearance),
+        "motion": choose_from_evidence({**no_centredness, "departure": table["departure"]}),
+        "border_motion": choose_from_evidence({**no_centredness, "departure": border}),
+        "centred+border_motion": choose_from_evidence({**appearance, "departure": border}),
         "oracle": int(np.argmax(table["J"])),
     }
 

@@ -37,10 +37,35 @@ def test_label_free_channel_prefers_the_centred_moving_segment():
     evidence = channel_evidence(masks, motion[:3])  # 3 frame pairs for 4 frames
     np.testing.assert_allclose(evidence["mass"], [880 / 1024, 144 / 1024, 0.0], rtol=1e-5)
     assert evidence["centredness"][1] == 1.0 and evidence["centredness"][0] == 0.0
+    assert evidence["present"].tolist() == [True, True, False]
     # dominant flow per frame = (144·3 + 880·0) / 1024 px; each channel's distance from it
     dominant = 144 * 3.0 / 1024
     np.testing.assert_allclose(evidence["departure"][:2], [dominant, 3.0 - dominant], rtol=1e-4)
     assert "departure" not in channel_evidence(masks)
+
+
+def test_sub_pixel_departures_do_not_outweigh_a_centred_segment():
+    """Two candidates: a block touching the bottom border (centredness 0.29) and a strip along
+    the left border (centredness 0), departing 0.17 and 0.25 px from the dominant flow.
+    Divided by the largest departure alone, the strip's 0.25 px counts as a full motion and
+    wins; with the floor (0.5 px) the more centred block wins; a real motion still wins."""
+    t, k, h, w = 4, 3, 32, 32
+    masks = np.zeros((t, k, h, w), np.float32)
+    masks[:, 0] = 1.0
+    masks[:, 0, 20:, 8:24] = 0.0
+    masks[:, 1, 20:, 8:24] = 1.0
+    masks[:, 0, :, :6] = 0.0
+    masks[:, 2, :, :6] = 1.0  # a strip on the left border
+    motion = np.zeros((t, k, 2), np.float32)
+    motion[:, 1] = [0.2, 0.0]
+    motion[:, 2] = [0.0, 0.3]
+    evidence = channel_evidence(masks, motion)
+    np.testing.assert_allclose(evidence["centredness"][1:], [0.289, 0.0], atol=1e-3)
+    np.testing.assert_allclose(evidence["departure"][1:], [0.172, 0.247], atol=1e-3)
+    assert choose_foreground_channel(masks, motion) == 1
+    assert choose_foreground_channel(masks, motion, departure_floor=0.0) == 2
+    motion[:, 2] = [0.0, 3.0]
+    assert choose_foreground_channel(masks, motion) == 2
 
 
 def test_predictions_have_input_size_and_valid_ranges(small_model):
