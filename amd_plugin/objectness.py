@@ -86,8 +86,9 @@ def channel_evidence(
 
     Args:
         masks: soft masks ``T×K×h×w``.
-        segment_motion: optional ``T'×K×2`` segment-flow vectors (``T' ≤ T`` frame pairs;
-            the first ``T'`` frames' masks weight them).
+        segment_motion: optional ``T'×K×2`` segment-flow vectors (``T' ≤ T`` frame pairs).
+            When given, all the evidence comes from the first ``T'`` frames, the ones that
+            have a motion (a video of T frames has T − 1 pairs; callers pass all T masks).
 
     Returns:
         ``mass`` (K), ``centredness`` (K): 1 − the channel's border share relative to what a
@@ -97,6 +98,8 @@ def channel_evidence(
         flow from the mass-weighted dominant flow of its frame.
     """
     masks = np.asarray(masks, dtype=np.float32)
+    if segment_motion is not None:
+        masks = masks[: len(segment_motion)]
     stats = channel_statistics(masks)
     ring_fraction = border_ring(*masks.shape[-2:]).mean()
     evidence = {
@@ -150,8 +153,8 @@ def choose_foreground_channel(
 
     Args:
         masks: soft masks ``T×K×h×w`` over a set of frames (softmax outputs).
-        segment_motion: optional ``T×K×2`` per-segment flow vectors (segment flow). When
-            given, a channel whose motion departs from the mass-weighted dominant motion is
+        segment_motion: optional ``T'×K×2`` per-segment flow vectors (segment flow) of the
+            first ``T' ≤ T`` frames (:func:`channel_evidence`). When given, a channel whose motion departs from the mass-weighted dominant motion is
             preferred: the paper's premise is that objects move differently from the scene.
         min_mass: channels holding less than this mean probability are not candidates
             (:func:`candidate_channels`).

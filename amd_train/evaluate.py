@@ -69,8 +69,6 @@ def label_free_channel(
     """Choose the foreground channel from frames alone (no labels)."""
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side) if use_motion and len(frames) > 1 else None
-    if motion is not None:
-        masks = masks[: len(motion)]
     return choose_foreground_channel(masks, motion)
 
 
@@ -127,9 +125,7 @@ def evaluate_video(
     oc = int(np.argmax(per_channel))
     if channel is None or channel == "label-free":
         motion = segment_motion(model, frames, short_side) if len(frames) > 1 else None
-        channel = choose_foreground_channel(
-            masks[: len(motion)] if motion is not None else masks, motion
-        )
+        channel = choose_foreground_channel(masks, motion)
     elif channel == "oracle":
         channel = oc
     channel = int(channel)

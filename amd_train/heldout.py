@@ -93,7 +93,7 @@ class HeldOutEvaluator:
         for _, frames, _ in self.videos:
             m = segment_frames(model, frames, self.short_side)
             mo = segment_motion(model, frames, self.short_side)
-            masks.append(m[: len(mo)])
+            masks.append(m[: len(mo)])  # per video: its frames that have a motion
             motions.append(mo)
         model.train(was_training)
         return choose_foreground_channel(np.concatenate(masks), np.concatenate(motions))

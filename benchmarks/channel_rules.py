@@ -35,9 +35,7 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
     j = channel_j(masks, gts)
-    # the frames with a motion (all but the last), as evaluate_video chooses from
-    evidence = channel_evidence(masks[: len(motion)], motion)
-    return {"J": j, "masks": masks, "motion": motion, **evidence}
+    return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
 
 
 def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:

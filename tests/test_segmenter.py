@@ -42,6 +42,12 @@ def test_label_free_channel_prefers_the_centred_moving_segment():
     dominant = 144 * 3.0 / 1024
     np.testing.assert_allclose(evidence["departure"][:2], [dominant, 3.0 - dominant], rtol=1e-4)
     assert "departure" not in channel_evidence(masks)
+    # with motion, all the evidence comes from the frames that have one (the last has none)
+    moved = masks.copy()
+    moved[-1] = masks[-1, [1, 0, 2]]
+    with_motion = channel_evidence(moved, motion[:3])
+    for key, value in channel_evidence(moved[:3], motion[:3]).items():
+        np.testing.assert_array_equal(with_motion[key], value)
 
 
 def test_sub_pixel_departures_do_not_outweigh_a_centred_segment():
