@@ -9,7 +9,8 @@ the label-free statistics the rule in :func:`amd_plugin.objectness.choose_foregr
 combines (mass, centredness = 1 − border share relative to a uniform channel, mean
 departure of the segment flow from the mass-weighted dominant flow, in px) next to the
 channel's J against the ground truth (analysis only), then the channel each rule picks:
-the shipped rule (centredness + motion scaled by the largest departure or 0.5 px), the same
+the shipped rule (centredness + motion scaled by the largest departure or
+``DEPARTURE_FLOOR_PX``, whichever is larger), the same
 with the floor at 0 (the rule before the tenth session), 1 and 2 px, centredness alone,
 motion alone, motion measured from the border ring's flow instead (alone and with
 centredness), and the oracle.
