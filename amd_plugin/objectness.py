@@ -154,8 +154,9 @@ def choose_foreground_channel(
     Args:
         masks: soft masks ``T×K×h×w`` over a set of frames (softmax outputs).
         segment_motion: optional ``T'×K×2`` per-segment flow vectors (segment flow) of the
-            first ``T' ≤ T`` frames (:func:`channel_evidence`). When given, a channel whose motion departs from the mass-weighted dominant motion is
-            preferred: the paper's premise is that objects move differently from the scene.
+            first ``T' ≤ T`` frames (:func:`channel_evidence`). When given, a channel whose
+            motion departs from the mass-weighted dominant motion is preferred: the paper's
+            premise is that objects move differently from the scene.
         min_mass: channels holding less than this mean probability are not candidates
             (:func:`candidate_channels`).
         departure_floor: px; departures are divided by the largest candidate departure or

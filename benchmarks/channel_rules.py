@@ -10,10 +10,9 @@ combines (mass, centredness = 1 − border share relative to a uniform channel, 
 departure of the segment flow from the mass-weighted dominant flow, in px) next to the
 channel's J against the ground truth (analysis only), then the channel each rule picks:
 the shipped rule (centredness + motion scaled by the largest departure or
-``DEPARTURE_FLOOR_PX``, whichever is larger), the same
-with the floor at 0 (the rule before the tenth session), 1 and 2 px, centredness alone,
-motion alone, motion measured from the border ring's flow instead (alone and with
-centredness), and the oracle.
+``DEPARTURE_FLOOR_PX``, whichever is larger), the same with the floor at 0 (the rule
+before the tenth session), 1 and 2 px, centredness alone, motion alone, motion measured
+from the border ring's flow instead (alone and with centredness), and the oracle.
 ``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)
 and the shipped rule's channel (red) outlined, the K segments in colour, then each channel's
 probability as a heat map (channel 0 first).
