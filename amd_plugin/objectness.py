@@ -13,11 +13,18 @@ Objectness (one float in [0, 1] per image) answers "is there one distinct object
 * ``border_fill``: fraction of the image's border ring (width 1/16 of the short side) that
   is foreground; an object may touch the border, a mask that fills the frame's edge is not
   an object.
+
+The foreground channel of a freshly trained model is chosen without labels
+(:func:`choose_foreground_channel`): each channel holding some mass scores how little of it
+lies on the border plus, for consecutive video frames, how much it moves apart from the
+camera (:mod:`amd_plugin.camera_motion`); the best score wins.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from amd_plugin.camera_motion import resize_maps
 
 MIN_AREA = 0.005
 MAX_AREA = 0.95
@@ -80,26 +87,33 @@ def channel_statistics(masks: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def channel_evidence(
-    masks: np.ndarray, segment_motion: np.ndarray | None = None
+    masks: np.ndarray,
+    segment_motion: np.ndarray | None = None,
+    residual_motion: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The per-channel label-free evidence :func:`choose_foreground_channel` combines.
 
     Args:
         masks: soft masks ``T×K×h×w``.
         segment_motion: optional ``T'×K×2`` segment-flow vectors (``T' ≤ T`` frame pairs).
-            When given, all the evidence comes from the first ``T'`` frames, the ones that
+        residual_motion: optional ``T'×H'×W'`` independent motion of the frames
+            (:func:`amd_plugin.camera_motion.independent_motion`), any resolution; used
+            instead of ``segment_motion`` when both are given.
+            With either, all the evidence comes from the first ``T'`` frames, the ones that
             have a motion (a video of T frames has T − 1 pairs; callers pass all T masks).
 
     Returns:
         ``mass`` (K), ``centredness`` (K): 1 − the channel's border share relative to what a
         channel spread uniformly would have there, clipped to [0, 1]; ``present`` (K bool):
-        whether the channel is the largest anywhere; and, with motion,
-        ``departure`` (K): the mass-weighted mean distance, in px, of the channel's segment
-        flow from the mass-weighted dominant flow of its frame.
+        whether the channel is the largest anywhere; and, with motion, ``departure`` (K), in
+        px: with ``residual_motion`` the channel's mass-weighted mean residual (how much it
+        moves apart from the camera), with ``segment_motion`` the mass-weighted mean
+        distance of its segment flow from the mass-weighted dominant flow of its frame.
     """
     masks = np.asarray(masks, dtype=np.float32)
-    if segment_motion is not None:
-        masks = masks[: len(segment_motion)]
+    motion = residual_motion if residual_motion is not None else segment_motion
+    if motion is not None:
+        masks = masks[: len(motion)]
     stats = channel_statistics(masks)
     ring_fraction = border_ring(*masks.shape[-2:]).mean()
     evidence = {
@@ -108,9 +122,27 @@ def channel_evidence(
         # a region that never exceeds the others anywhere cannot be the object
         "present": np.bincount(masks.argmax(1).ravel(), minlength=masks.shape[1]) > 0,
     }
-    if segment_motion is not None:
+    if residual_motion is not None:
+        evidence["departure"] = residual_departure(masks, residual_motion)
+    elif segment_motion is not None:
         evidence["departure"] = motion_departure(masks, segment_motion)
     return evidence
+
+
+def residual_departure(masks: np.ndarray, residual_motion: np.ndarray) -> np.ndarray:
+    """Each channel's mass-weighted mean independent motion, in px.
+
+    Args:
+        masks: soft masks ``T×K×h×w``; the first ``T'`` frames weight the motion.
+        residual_motion: ``T'×H'×W'`` residual motion maps, resized here to ``h×w``.
+
+    Returns:
+        ``K`` mean residuals.
+    """
+    residual = np.asarray(residual_motion, dtype=np.float32)
+    weights = np.asarray(masks, dtype=np.float32)[: len(residual)]  # T'×K×h×w
+    residual = resize_maps(residual, weights.shape[-2:])[:, None]  # T'×1×h×w
+    return (weights * residual).sum(axis=(0, 2, 3)) / (weights.sum(axis=(0, 2, 3)) + 1e-6)
 
 
 def motion_departure(
@@ -148,6 +180,7 @@ def choose_foreground_channel(
     segment_motion: np.ndarray | None = None,
     min_mass: float = MIN_CHANNEL_MASS,
     departure_floor: float = DEPARTURE_FLOOR_PX,
+    residual_motion: np.ndarray | None = None,
 ) -> int:
     """Pick the foreground channel without labels.
 
@@ -157,17 +190,24 @@ def choose_foreground_channel(
             first ``T' ≤ T`` frames (:func:`channel_evidence`). When given, a channel whose
             motion departs from the mass-weighted dominant motion is preferred: the paper's
             premise is that objects move differently from the scene.
+        residual_motion: optional ``T'×H'×W'`` motion apart from the camera's
+            (:func:`amd_plugin.camera_motion.independent_motion`); replaces
+            ``segment_motion`` as the motion evidence (what the callers in this package pass:
+            it needs no trained motion pathway and copes with a moving camera).
         min_mass: channels holding less than this mean probability are not candidates
             (:func:`candidate_channels`).
         departure_floor: px; departures are divided by the largest candidate departure or
             by this floor, whichever is larger, so that sub-pixel differences between
-            channels of a static-looking video do not count as full evidence.
+            channels of a static-looking video do not count as full evidence; centredness
+            weighs this floor over that divisor (:func:`choose_from_evidence`).
 
     Returns:
         the channel index.
     """
     return choose_from_evidence(
-        channel_evidence(masks, segment_motion), min_mass=min_mass, departure_floor=departure_floor
+        channel_evidence(masks, segment_motion, residual_motion),
+        min_mass=min_mass,
+        departure_floor=departure_floor,
     )
 
 
@@ -175,10 +215,19 @@ def choose_from_evidence(
     evidence: dict[str, np.ndarray],
     min_mass: float = MIN_CHANNEL_MASS,
     departure_floor: float = DEPARTURE_FLOOR_PX,
+    fade_centredness: bool = True,
 ) -> int:
     """The scoring behind :func:`choose_foreground_channel`, on evidence already measured
     (:func:`channel_evidence`'s keys; ``departure`` optional), so that analyses can swap in
-    another motion measure and still apply the same rule."""
+    another motion measure and still apply the same rule.
+
+    Each candidate scores ``w · centredness + departure / scale`` with ``scale`` the largest
+    candidate departure or ``departure_floor``, whichever is larger, and ``w =
+    departure_floor / scale``: in a nearly still video (no departure above the floor) the
+    border cue counts fully; the more clearly something moves, the less it counts, because
+    a moving object often touches the border. ``fade_centredness=False`` keeps ``w = 1``
+    (the rule before the twelfth session; for analyses).
+    """
     candidates = candidate_channels(evidence["mass"], min_mass)
     # appearance evidence: how little of the channel's mass sits on the border
     score = evidence["centredness"].copy()
@@ -186,6 +235,7 @@ def choose_from_evidence(
         departure = evidence["departure"]
         scale = max(float(departure[candidates].max()), departure_floor)
         if scale > 1e-3:
-            score = score + departure / scale
+            weight = departure_floor / scale if fade_centredness else 1.0
+            score = weight * score + departure / scale
     score = np.where(evidence["present"], score, score - 10.0)
     return int(candidates[np.argmax(score[candidates])])

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from amd_plugin.backends import InferenceBackend, create_backend
+from amd_plugin.camera_motion import independent_motion
 from amd_plugin.checkpoint import load_model
 from amd_plugin.modeling.amd import AMD, IMAGENET_MEAN, IMAGENET_STD
 from amd_plugin.objectness import choose_foreground_channel, objectness_score
@@ -149,15 +150,31 @@ class Segmenter:
                     out[i] = softmax(lg.astype(np.float32), axis=0)
         return out  # type: ignore[return-value]
 
-    def calibrate(self, frames: Iterable[np.ndarray], max_frames: int = 32) -> int:
-        """Choose (and keep) the foreground channel from frames, without labels."""
+    def calibrate(
+        self, frames: Iterable[np.ndarray], max_frames: int = 32, consecutive: bool = False
+    ) -> int:
+        """Choose (and keep) the foreground channel from frames, without labels.
+
+        Args:
+            frames: ``H×W×3`` uint8 RGB images.
+            max_frames: only the first this many are used.
+            consecutive: the frames follow each other in one video (any fixed stride): then
+                what moves apart from the camera also counts
+                (:func:`amd_plugin.camera_motion.independent_motion`), which any backend
+                can use since it needs no motion pathway.
+        """
         frames = list(frames)[:max_frames]
         if not frames:
             raise ValueError("calibrate needs at least one frame")
         masks = self.segment_masks(frames)
         shape = masks[0].shape
-        masks = [m for m in masks if m.shape == shape]
-        self.foreground_channel = choose_foreground_channel(np.stack(masks))
+        same = [m for m in masks if m.shape == shape]
+        residual = None
+        if consecutive and len(same) == len(frames) > 1:  # motion needs frames of one size
+            residual = independent_motion(frames)
+        self.foreground_channel = choose_foreground_channel(
+            np.stack(same), residual_motion=residual
+        )
         return self.foreground_channel
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Prediction]:

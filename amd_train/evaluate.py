@@ -2,8 +2,8 @@
 
 Used by the trainer (periodic held-out evaluation), ``amd-eval`` and ``amd-adapt``. The
 foreground channel is chosen *without labels* (:func:`label_free_channel`: appearance
-statistics plus segment-flow motion); the oracle choice with GT exists for analysis only
-and is always reported under its own name.
+statistics plus the frames' motion apart from the camera); the oracle choice with GT exists
+for analysis only and is always reported under its own name.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from amd_plugin.camera_motion import independent_motion
 from amd_plugin.modeling.amd import AMD, normalize
 from amd_plugin.objectness import choose_foreground_channel
 from amd_plugin.predictor import resized_shape
@@ -66,10 +67,11 @@ def segment_motion(
 def label_free_channel(
     model: AMD, frames: Sequence[np.ndarray], short_side: int | None = None, use_motion: bool = True
 ) -> int:
-    """Choose the foreground channel from frames alone (no labels)."""
+    """Choose the foreground channel from frames alone (no labels): appearance statistics
+    and, for two frames or more of one video, what moves apart from the camera."""
     masks = segment_frames(model, frames, short_side)
-    motion = segment_motion(model, frames, short_side) if use_motion and len(frames) > 1 else None
-    return choose_foreground_channel(masks, motion)
+    residual = independent_motion(frames) if use_motion and len(frames) > 1 else None
+    return choose_foreground_channel(masks, residual_motion=residual)
 
 
 def channel_j(masks: np.ndarray, gts: Sequence[np.ndarray]) -> np.ndarray:
@@ -124,8 +126,8 @@ def evaluate_video(
     per_channel = channel_j(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
     oc = int(np.argmax(per_channel))
     if channel is None or channel == "label-free":
-        motion = segment_motion(model, frames, short_side) if len(frames) > 1 else None
-        channel = choose_foreground_channel(masks, motion)
+        residual = independent_motion(frames) if len(frames) > 1 else None
+        channel = choose_foreground_channel(masks, residual_motion=residual)
     elif channel == "oracle":
         channel = oc
     channel = int(channel)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from amd_plugin.camera_motion import independent_motion, resize_maps
 from amd_plugin.modeling.amd import AMD
 from amd_plugin.objectness import choose_foreground_channel
 from amd_train.config import TrainConfig
-from amd_train.evaluate import evaluate_video, segment_frames, segment_motion
+from amd_train.evaluate import evaluate_video, segment_frames
 from amd_train.metrics import region_similarity
 
 
@@ -89,11 +90,17 @@ class HeldOutEvaluator:
             return None
         was_training = model.training
         model.eval()
-        masks, motions = [], []
+        masks, moving, residuals = [], [], []
         for _, frames, _ in self.videos:
             m = segment_frames(model, frames, self.short_side)
-            mo = segment_motion(model, frames, self.short_side)
-            masks.append(m[: len(mo)])  # per video: its frames that have a motion
-            motions.append(mo)
+            masks.append(m)
+            if len(frames) > 1:
+                residual = independent_motion(frames)
+                moving.append(m[: len(residual)])  # per video: its frames that have a motion
+                residuals.append(resize_maps(residual, m.shape[-2:]))  # sizes may differ
         model.train(was_training)
-        return choose_foreground_channel(np.concatenate(masks), np.concatenate(motions))
+        if not residuals:  # single-frame "videos": appearance alone
+            return choose_foreground_channel(np.concatenate(masks))
+        return choose_foreground_channel(
+            np.concatenate(moving), residual_motion=np.concatenate(residuals)
+        )

@@ -5,14 +5,19 @@
 
 Reads the adapted models that ``benchmarks/davis_tta.py`` left in ``OUT/<seq>_<start>/`` and
 the sequences' frames and ground truth under ``--root``. For every run it prints, per channel,
-the label-free statistics the rule in :func:`amd_plugin.objectness.choose_foreground_channel`
-combines (mass, centredness = 1 − border share relative to a uniform channel, mean
-departure of the segment flow from the mass-weighted dominant flow, in px) next to the
-channel's J against the ground truth (analysis only), then the channel each rule picks:
-the shipped rule (centredness + motion scaled by the largest departure or
-``DEPARTURE_FLOOR_PX``, whichever is larger), the same with the floor at 0 (the rule
-before the tenth session), 1 and 2 px, centredness alone, motion alone, motion measured
-from the border ring's flow instead (alone and with centredness), and the oracle.
+the label-free statistics the rules combine (mass, centredness = 1 − border share relative
+to a uniform channel, mean departure of the segment flow from the mass-weighted dominant
+flow, in px, and mean independent motion, i.e. optical flow minus the camera's homography,
+in px at short side 128) next to the channel's J against the ground truth (analysis only),
+then the channel each rule picks: the shipped rule
+(:func:`amd_plugin.objectness.choose_foreground_channel`: centredness, weighted down as the
+motion grows, + independent motion scaled by the largest candidate's or
+``DEPARTURE_FLOOR_PX``, whichever is larger), the same with centredness always at full
+weight, independent motion alone, the rule shipped before the twelfth session (centredness
+at full weight + the segment-flow departure) with its floor at 0.5 (shipped then), 0, 1 and
+2 px, centredness alone, segment-flow departure alone, the departure measured from the
+border ring's flow instead (alone and with centredness), and the oracle. ``--record JSON``
+keeps every run's evidence and choices.
 ``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)
 and the shipped rule's channel (red) outlined, the K segments in colour, then each channel's
 probability as a heat map (channel 0 first).
@@ -29,13 +34,23 @@ import numpy as np
 
 
 def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
+    from amd_plugin.camera_motion import independent_motion
     from amd_plugin.objectness import channel_evidence
     from amd_train.evaluate import channel_j, segment_frames, segment_motion
 
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
+    residual = independent_motion(frames)
     j = channel_j(masks, gts)
-    return {"J": j, "masks": masks, "motion": motion, **channel_evidence(masks, motion)}
+    segment_flow = channel_evidence(masks, motion)
+    camera = channel_evidence(masks, residual_motion=residual)
+    return {
+        "J": j,
+        "masks": masks,
+        "motion": motion,
+        **segment_flow,
+        "residual": camera["departure"],
+    }
 
 
 def border_departure(masks: np.ndarray, motion: np.ndarray) -> np.ndarray:
@@ -56,13 +71,21 @@ def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
     appearance = {key: table[key] for key in ("mass", "centredness", "present")}
     no_centredness = {**appearance, "centredness": np.zeros_like(table["centredness"])}
     border = border_departure(table["masks"], table["motion"])
+    camera = {**appearance, "departure": table["residual"]}
+    fixed = {"fade_centredness": False}  # centredness weighs 1 whatever the motion
     return {
-        "shipped": choose_from_evidence(table),
-        **{f"floor {f:g}px": choose_from_evidence(table, departure_floor=f) for f in (0, 1, 2)},
+        "shipped": choose_from_evidence(camera),
+        "camera_fixed_weight": choose_from_evidence(camera, **fixed),
+        "residual_only": choose_from_evidence({**no_centredness, "departure": table["residual"]}),
+        "segment_flow": choose_from_evidence(table, **fixed),
+        **{
+            f"segment_flow floor {f:g}px": choose_from_evidence(table, departure_floor=f, **fixed)
+            for f in (0, 1, 2)
+        },
         "centredness": choose_from_evidence(appearance),
         "motion": choose_from_evidence({**no_centredness, "departure": table["departure"]}),
         "border_motion": choose_from_evidence({**no_centredness, "departure": border}),
-        "centred+border_motion": choose_from_evidence({**appearance, "departure": border}),
+        "centred+border_motion": choose_from_evidence({**appearance, "departure": border}, **fixed),
         "oracle": int(np.argmax(table["J"])),
     }
 
@@ -84,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, required=True, help="<seq>/{JPEGImages,Annotations}")
     p.add_argument("--short-side", type=int, default=128)
     p.add_argument("--picture", type=Path, help="write a PNG with one row per run")
+    p.add_argument("--record", type=Path, help="write every run's evidence and choices (JSON)")
     args = p.parse_args(argv)
 
     from amd_plugin.checkpoint import load_model
@@ -92,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = json.loads((args.out / "davis_tta.json").read_text())
     summary: dict[str, list[float]] = {}
-    picture_rows = []
+    picture_rows, records = [], []
     for row in rows:
         run = args.out / f"{row['sequence']}_{row['start']}"
         seq = args.root / row["sequence"]
@@ -102,15 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         table = channel_table(model, frames, gts, args.short_side)
         choices = rule_choices(table)
         print(f"\n{row['sequence']} from {row['start']} ({row['steps']} steps)")
-        print("ch  J      mass   centred  departure px")
+        print("ch  J      mass   centred  departure px  residual px")
         for c in range(len(table["J"])):
             print(
                 f"{c}   {table['J'][c]:.3f}  {table['mass'][c]:.3f}  {table['centredness'][c]:.3f}"
-                f"    {table['departure'][c]:.2f}"
+                f"    {table['departure'][c]:.2f}          {table['residual'][c]:.2f}"
             )
         print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
         for name, c in choices.items():
             summary.setdefault(name, []).append(float(table["J"][c]))
+        keys = ("J", "mass", "centredness", "departure", "residual")
+        records.append(
+            {
+                **{k: row[k] for k in ("sequence", "start", "steps")},
+                **{k: np.round(table[k], 4).tolist() for k in keys},
+                "choices": choices,
+            }
+        )
         if args.picture:
             picture_rows.append(picture_row(frames, gts, table, choices["shipped"]))
     print("\nmean J over runs: " + ", ".join(f"{n} {np.mean(v):.3f}" for n, v in summary.items()))
@@ -118,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in (n for n in summary if n != "oracle"):
         gaps = oracle - np.array(summary[name])
         print(f"{name}: within 0.02 J of the oracle in {(gaps <= 0.02).sum()} of {len(gaps)} runs")
+    if args.record:
+        args.record.write_text(json.dumps(records, indent=1))
+        print(f"wrote {args.record}")
     if args.picture:
         from amd_plugin.visualize import make_grid, save_png
 

@@ -84,6 +84,7 @@ class _VideoRun:
                     todo = [(n, image) for n, image in batch if n not in self.prior]
                     if not todo:
                         continue
+                    self._calibrate([image for _, image in batch])
                     predictions = self.segmenter.predict([image for _, image in todo])
                     self._store_pending()  # the previous batch, once its files are written
                     numbers = [n for n, _ in todo]
@@ -97,6 +98,14 @@ class _VideoRun:
                 self.error = str(err)
             finally:
                 self._store_pending()
+
+    def _calibrate(self, images: list) -> None:
+        """A segmenter still choosing its channel ("auto", nothing stored) chooses it from
+        this batch's consecutive frames, so their motion counts, not only appearance."""
+        calibrate = getattr(self.segmenter, "calibrate", None)
+        undecided = getattr(self.segmenter, "foreground_channel", 0) is None
+        if calibrate and undecided and len(images) > 1:
+            calibrate(images, consecutive=True)
 
     def _write_files(self, numbers: list[int], predictions: list[Any]) -> dict[str, dict]:
         """Write one batch's PNGs (background thread); returns its label columns."""

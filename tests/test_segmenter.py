@@ -74,6 +74,25 @@ def test_sub_pixel_departures_do_not_outweigh_a_centred_segment():
     assert choose_foreground_channel(masks, motion) == 2
 
 
+def test_centredness_fades_as_the_motion_grows():
+    """A moving channel on the border (centredness 0, 1.84 px) against a centred one that
+    moves less (0.32, 1.58 px): with centredness at full weight the centred one wins; with
+    its weight faded to 0.5 px / 1.84 px the moving one does. In a still video (departures
+    under the 0.5 px floor) centredness keeps its full weight and decides."""
+    from amd_plugin.objectness import choose_from_evidence
+
+    evidence = {
+        "mass": np.array([0.5, 0.2, 0.3]),
+        "centredness": np.array([0.0, 0.0, 0.32]),
+        "present": np.array([True, True, True]),
+        "departure": np.array([1.0, 1.84, 1.58]),
+    }
+    assert choose_from_evidence(evidence) == 1
+    assert choose_from_evidence(evidence, fade_centredness=False) == 2
+    still = {**evidence, "departure": np.array([0.1, 0.3, 0.2])}
+    assert choose_from_evidence(still) == 2
+
+
 def test_predictions_have_input_size_and_valid_ranges(small_model):
     segmenter = Segmenter(small_model, short_side=64, foreground=1)
     images = [
@@ -94,6 +113,26 @@ def test_auto_channel_works_for_a_fresh_model(small_model):
     assert segmenter.foreground_channel is None
     segmenter.predict([np.zeros((40, 40, 3), np.uint8)])
     assert 0 <= segmenter.foreground_channel < small_model.num_segments
+
+
+def test_calibrate_uses_motion_only_for_consecutive_frames(small_model, monkeypatch):
+    import amd_plugin.predictor as predictor
+
+    seen = []
+
+    def spy(masks, residual_motion=None):
+        seen.append(None if residual_motion is None else residual_motion.shape)
+        return 3
+
+    monkeypatch.setattr(predictor, "choose_foreground_channel", spy)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(4)]
+    segmenter = Segmenter(small_model, short_side=64)
+    assert segmenter.calibrate(frames) == 3 and segmenter.foreground_channel == 3
+    assert segmenter.calibrate(frames, consecutive=True) == 3
+    mixed = [*frames[:2], rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)]
+    segmenter.calibrate(mixed, consecutive=True)  # sizes differ: appearance alone
+    assert seen == [None, (3, 128, 171), None]  # 3 pairs at short side 128
 
 
 @pytest.fixture

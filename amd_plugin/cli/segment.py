@@ -77,7 +77,7 @@ def segment_sequence(
     if stored_channel is None and args.foreground == "auto":
         # choose the channel once per sequence, from its first frames, so the video is consistent
         sample = [f for _, f in itertools.islice(iter_frames(path, max(1, args.stride)), 16)]
-        segmenter.calibrate(sample)
+        segmenter.calibrate(sample, consecutive=True)
     fps = 12.0
     if path.is_file():
         fps = probe_video(path).fps or fps

@@ -151,6 +151,33 @@ def test_videos_frames_from_one_with_stride(fo, video_dataset, bright_segmenter,
     assert len(video_dataset.sort_by("amd_objectness")) == 2
 
 
+def test_undecided_segmenter_chooses_its_channel_from_consecutive_frames(
+    fo, video_dataset, tmp_path
+):
+    """A segmenter with no channel yet ("auto", none stored) calibrates once, on the first
+    batch's frames marked consecutive, so their motion counts; then keeps its channel."""
+    from fo_media import BrightSegmenter
+
+    from fiftyone_plugin.apply import apply_to_collection
+
+    class Undecided(BrightSegmenter):
+        foreground_channel = None
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calibrations: list[tuple[int, bool]] = []
+
+        def calibrate(self, frames, consecutive=False):
+            self.calibrations.append((len(frames), consecutive))
+            self.foreground_channel = 1
+            return 1
+
+    segmenter = Undecided()
+    apply_to_collection(video_dataset, segmenter, _options(tmp_path, write_batch=3))
+    assert segmenter.calibrations == [(3, True)]
+    assert segmenter.images_seen == 16  # both videos, every frame
+
+
 def test_interrupted_video_resumes_missing_frames(fo, video_dataset, bright_segmenter, tmp_path):
     from fiftyone_plugin.apply import apply_to_collection
 
