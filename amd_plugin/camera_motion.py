@@ -47,7 +47,20 @@ def to_grey(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def dense_flow(grey_a: np.ndarray, grey_b: np.ndarray) -> np.ndarray:
     """``h×w×2`` flow (x, y) in px mapping frame A's pixels into frame B (Farnebäck)."""
-    return cv2.calcOpticalFlowFarneback(grey_a, grey_b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    # OpenCV's documented example settings: a 3-level pyramid halving each level, 15 px
+    # windows, 3 iterations, polynomial expansion over 5 px neighbourhoods (sigma 1.2)
+    return cv2.calcOpticalFlowFarneback(
+        grey_a,
+        grey_b,
+        None,
+        pyr_scale=0.5,
+        levels=3,
+        winsize=15,
+        iterations=3,
+        poly_n=5,
+        poly_sigma=1.2,
+        flags=0,
+    )
 
 
 def camera_flow(flow: np.ndarray) -> np.ndarray:
