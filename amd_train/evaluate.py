@@ -112,11 +112,14 @@ def evaluate_video(
     short_side: int | None = None,
     channel: int | str | None = None,
     boundary: bool = True,
+    residual_motion: np.ndarray | None = None,
 ) -> SequenceResult:
     """J (and F) of one video.
 
     ``channel``: an index; ``None``/``"label-free"`` chooses it from this video without
     labels; ``"oracle"`` picks the best channel with the ground truth (analysis only).
+    ``residual_motion``: ``independent_motion(frames)`` when the caller already has it (the
+    label-free choice computes it otherwise).
     """
     masks = segment_frames(model, frames, short_side)
     annotated = [(m, g) for m, g in zip(masks, gts) if g is not None]
@@ -126,8 +129,9 @@ def evaluate_video(
     per_channel = channel_j(np.stack([m for m, _ in annotated]), [g for _, g in annotated])
     oc = int(np.argmax(per_channel))
     if channel is None or channel == "label-free":
-        residual = independent_motion(frames) if len(frames) > 1 else None
-        channel = choose_foreground_channel(masks, residual_motion=residual)
+        if residual_motion is None and len(frames) > 1:
+            residual_motion = independent_motion(frames)
+        channel = choose_foreground_channel(masks, residual_motion=residual_motion)
     elif channel == "oracle":
         channel = oc
     channel = int(channel)

@@ -6,6 +6,8 @@ Synthetic held-out videos are rendered with ``eval.seed`` (training streams use
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from amd_plugin.camera_motion import independent_motion, resize_maps
@@ -57,6 +59,12 @@ class HeldOutEvaluator:
         if self.videos:
             self.chance_iou = float(np.mean([chance_iou(g) for _, _, g in self.videos]))
 
+    @cached_property
+    def residuals(self) -> list[np.ndarray | None]:
+        """Each video's independent motion (``None`` for a single frame), computed once: the
+        frames never change, and every evaluation and the channel choice need it."""
+        return [independent_motion(f) if len(f) > 1 else None for _, f, _ in self.videos]
+
     @property
     def enabled(self) -> bool:
         return bool(self.videos) and (self.cfg.every_steps > 0 or self.cfg.every_minutes > 0)
@@ -73,8 +81,8 @@ class HeldOutEvaluator:
         was_training = model.training
         model.eval()
         results = [
-            evaluate_video(model, name, f, g, self.short_side, boundary=False)
-            for name, f, g in self.videos
+            evaluate_video(model, name, f, g, self.short_side, boundary=False, residual_motion=r)
+            for (name, f, g), r in zip(self.videos, self.residuals)
         ]
         model.train(was_training)
         return {
@@ -91,11 +99,10 @@ class HeldOutEvaluator:
         was_training = model.training
         model.eval()
         masks, moving, residuals = [], [], []
-        for _, frames, _ in self.videos:
+        for (_, frames, _), residual in zip(self.videos, self.residuals):
             m = segment_frames(model, frames, self.short_side)
             masks.append(m)
-            if len(frames) > 1:
-                residual = independent_motion(frames)
+            if residual is not None:
                 moving.append(m[: len(residual)])  # per video: its frames that have a motion
                 residuals.append(resize_maps(residual, m.shape[-2:]))  # sizes may differ
         model.train(was_training)

@@ -35,21 +35,17 @@ import numpy as np
 
 def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
     from amd_plugin.camera_motion import independent_motion
-    from amd_plugin.objectness import channel_evidence
+    from amd_plugin.objectness import channel_evidence, residual_departure
     from amd_train.evaluate import channel_j, segment_frames, segment_motion
 
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
-    residual = independent_motion(frames)
-    j = channel_j(masks, gts)
-    segment_flow = channel_evidence(masks, motion)
-    camera = channel_evidence(masks, residual_motion=residual)
     return {
-        "J": j,
+        "J": channel_j(masks, gts),
         "masks": masks,
         "motion": motion,
-        **segment_flow,
-        "residual": camera["departure"],
+        **channel_evidence(masks, motion),
+        "residual": residual_departure(masks, independent_motion(frames)),
     }
 
 
