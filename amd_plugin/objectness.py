@@ -129,19 +129,32 @@ def channel_evidence(
     return evidence
 
 
-def residual_departure(masks: np.ndarray, residual_motion: np.ndarray) -> np.ndarray:
-    """Each channel's mass-weighted mean independent motion, in px.
+def residual_departure(
+    masks: np.ndarray, residual_motion: np.ndarray, relative_to_frame: bool = True
+) -> np.ndarray:
+    """How much more than the rest of its frame each channel moves apart from the camera, px.
 
     Args:
         masks: soft masks ``T×K×h×w``; the first ``T'`` frames weight the motion.
         residual_motion: ``T'×H'×W'`` residual motion maps, resized here to ``h×w``.
+        relative_to_frame: subtract each frame's mean residual before averaging, so that a
+            channel is compared with the frame it lies in. Without this, a channel that
+            holds much of the frame just where the camera's motion is explained poorly
+            everywhere (fast pans, strong parallax late in a clip) inherits those frames'
+            large residuals and can outscore a channel that holds the object. ``False``
+            gives the plain mass-weighted mean residual (the rule of the twelfth session).
 
     Returns:
-        ``K`` mean residuals.
+        ``K`` mass-weighted mean residuals (minus their frames' means), px. As the soft
+        masks sum to 1 per pixel, the channels' frame-relative values weighted by their mass
+        in a frame sum to 0 there.
     """
     residual = np.asarray(residual_motion, dtype=np.float32)
     weights = np.asarray(masks, dtype=np.float32)[: len(residual)]  # T'×K×h×w
-    residual = resize_maps(residual, weights.shape[-2:])[:, None]  # T'×1×h×w
+    residual = resize_maps(residual, weights.shape[-2:])  # T'×h×w
+    if relative_to_frame:
+        residual = residual - residual.mean(axis=(1, 2), keepdims=True)
+    residual = residual[:, None]  # T'×1×h×w
     return (weights * residual).sum(axis=(0, 2, 3)) / (weights.sum(axis=(0, 2, 3)) + 1e-6)
 
 

@@ -7,13 +7,14 @@ Reads the adapted models that ``benchmarks/davis_tta.py`` left in ``OUT/<seq>_<s
 the sequences' frames and ground truth under ``--root``. For every run it prints, per channel,
 the label-free statistics the rules combine (mass, centredness = 1 − border share relative
 to a uniform channel, mean departure of the segment flow from the mass-weighted dominant
-flow, in px, and mean independent motion, i.e. optical flow minus the camera's homography,
-in px at short side 128) next to the channel's J against the ground truth (analysis only),
-then the channel each rule picks: the shipped rule
-(:func:`amd_plugin.objectness.choose_foreground_channel`: centredness, weighted down as the
-motion grows, + independent motion scaled by the largest candidate's or
-``DEPARTURE_FLOOR_PX``, whichever is larger), the same with centredness always at full
-weight, independent motion alone, the rule shipped before the twelfth session (centredness
+flow, in px, and independent motion, i.e. optical flow minus the camera's homography, in
+px at short side 128: the channel's mean residual minus its frames' means, and the plain
+mean) next to the channel's J against the ground truth (analysis only), then the channel
+each rule picks: the shipped rule (:func:`amd_plugin.objectness.choose_foreground_channel`:
+centredness, weighted down as the motion grows, + the frame-relative residual scaled by the
+largest candidate's or ``DEPARTURE_FLOOR_PX``, whichever is larger), the same with
+centredness always at full weight, the same with the plain mean residual (the twelfth
+session's rule), independent motion alone, the rule shipped before the twelfth session (centredness
 at full weight + the segment-flow departure) with its floor at 0.5 (shipped then), 0, 1 and
 2 px, centredness alone, segment-flow departure alone, the departure measured from the
 border ring's flow instead (alone and with centredness), and the oracle. ``--record JSON``
@@ -40,12 +41,14 @@ def channel_table(model, frames, gts, short_side: int) -> dict[str, np.ndarray]:
 
     masks = segment_frames(model, frames, short_side)
     motion = segment_motion(model, frames, short_side)
+    residual = independent_motion(frames)
     return {
         "J": channel_j(masks, gts),
         "masks": masks,
         "motion": motion,
         **channel_evidence(masks, motion),
-        "residual": residual_departure(masks, independent_motion(frames)),
+        "residual": residual_departure(masks, residual),
+        "residual_plain": residual_departure(masks, residual, relative_to_frame=False),
     }
 
 
@@ -72,6 +75,9 @@ def rule_choices(table: dict[str, np.ndarray]) -> dict[str, int]:
     return {
         "shipped": choose_from_evidence(camera),
         "camera_fixed_weight": choose_from_evidence(camera, **fixed),
+        "plain_residual": choose_from_evidence(
+            {**appearance, "departure": table["residual_plain"]}
+        ),
         "residual_only": choose_from_evidence({**no_centredness, "departure": table["residual"]}),
         "segment_flow": choose_from_evidence(table, **fixed),
         **{
@@ -122,16 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         table = channel_table(model, frames, gts, args.short_side)
         choices = rule_choices(table)
         print(f"\n{row['sequence']} from {row['start']} ({row['steps']} steps)")
-        print("ch  J      mass   centred  departure px  residual px")
+        print("ch  J      mass   centred  departure px  residual px (vs frame / plain)")
         for c in range(len(table["J"])):
             print(
                 f"{c}   {table['J'][c]:.3f}  {table['mass'][c]:.3f}  {table['centredness'][c]:.3f}"
                 f"    {table['departure'][c]:.2f}          {table['residual'][c]:.2f}"
+                f" / {table['residual_plain'][c]:.2f}"
             )
         print("  ".join(f"{name}: ch {c} (J {table['J'][c]:.3f})" for name, c in choices.items()))
         for name, c in choices.items():
             summary.setdefault(name, []).append(float(table["J"][c]))
-        keys = ("J", "mass", "centredness", "departure", "residual")
+        keys = ("J", "mass", "centredness", "departure", "residual", "residual_plain")
         records.append(
             {
                 **{k: row[k] for k in ("sequence", "start", "steps")},

@@ -63,9 +63,11 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
     }
 
 
-def write_synthetic_sequences(root: Path, count: int, frames: int) -> Path:
+def write_synthetic_sequences(root: Path, count: int, frames: int, seed: int = 20_000) -> Path:
     """``count`` held-out synthetic videos as ``root/<id>/{JPEGImages,Annotations}`` (the
-    layout of the DAVIS sequences here; lossless PNG frames)."""
+    layout of the DAVIS sequences here; lossless PNG frames). Video ``v`` is drawn with
+    the generator seed ``(seed, v)`` (training draws ``(0, i)``, held-out evaluation
+    ``(10_000, i)``)."""
     from dataclasses import replace
 
     from amd_train.config import load_train_config
@@ -74,7 +76,7 @@ def write_synthetic_sequences(root: Path, count: int, frames: int) -> Path:
     cfg = replace(load_train_config("synthetic.yaml").data.synthetic, num_frames=frames)
     for v in range(count):
         sequence = root / f"synth{v:02d}"
-        video = generate_video(cfg, (20_000, v))
+        video = generate_video(cfg, (seed, v))
         write_video_frames(video, sequence / "JPEGImages", sequence / "Annotations", ".png")
     return root
 
@@ -91,9 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="+", default=[], help="extra amd-adapt overrides")
     p.add_argument("--synthetic", type=int, default=0, help="use N synthetic videos instead")
     p.add_argument("--frames", type=int, default=24, help="frames per synthetic video")
+    p.add_argument(
+        "--video-seed", type=int, default=20_000, help="generator seed of the synthetic videos"
+    )
     args = p.parse_args(argv)
     if args.synthetic:
-        args.root = write_synthetic_sequences(args.out / "videos", args.synthetic, args.frames)
+        args.root = write_synthetic_sequences(
+            args.out / "videos", args.synthetic, args.frames, args.video_seed
+        )
     sequences = sorted(d for d in args.root.iterdir() if (d / "JPEGImages").is_dir())
     if not sequences:
         print(f"{args.root}: no <seq>/JPEGImages folders", file=sys.stderr)

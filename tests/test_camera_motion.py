@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from amd_plugin.camera_motion import camera_flow, independent_motion, resize_maps
-from amd_plugin.objectness import channel_evidence, choose_foreground_channel
+from amd_plugin.objectness import (
+    channel_evidence,
+    choose_foreground_channel,
+    residual_departure,
+)
 
 H, W = 96, 128
 
@@ -104,3 +108,32 @@ def test_resize_maps_averages_down_and_keeps_the_mean():
     assert small.shape == (2, 8, 12)
     np.testing.assert_allclose(small.mean(axis=(1, 2)), maps.mean(axis=(1, 2)), rtol=1e-4)
     assert resize_maps(maps, (32, 48)) is maps
+
+
+def test_a_channel_is_compared_with_the_frame_it_lies_in():
+    """Frame 1's camera motion is explained poorly everywhere (residual 3 px off the
+    object). Channel 2 holds frame 1's background only, channel 0 the object (plus some
+    background) in both frames: by plain mean residual channel 2 moves most; compared with
+    its own frame it moves least."""
+    h = w = 20
+    obj = np.zeros((h, w), bool)
+    obj[8:12, 8:12] = True
+    residual = np.stack([np.where(obj, 6.0, 0.2), np.where(obj, 8.0, 3.0)]).astype(np.float32)
+    masks = np.zeros((3, 3, h, w), np.float32)
+    left = np.zeros((h, w), bool)
+    left[:, :10] = True
+    band = np.zeros((h, w), bool)
+    band[6:14, 6:14] = True
+    masks[0, 0] = left | obj
+    masks[0, 1] = ~(left | obj)
+    masks[1:, 0] = band
+    masks[1:, 2] = ~band
+    plain = residual_departure(masks, residual, relative_to_frame=False)
+    relative = residual_departure(masks, residual)
+    assert np.argmax(plain) == 2
+    assert np.argmax(relative) == 0 and relative[2] < 0
+    # the channels' frame-relative residuals, weighted by their mass, cancel in every frame
+    for t in range(len(residual)):
+        one_frame = residual_departure(masks[t : t + 1], residual[t : t + 1])
+        assert (one_frame * masks[t].sum(axis=(1, 2))).sum() == pytest.approx(0.0, abs=1e-2)
+    assert choose_foreground_channel(masks, residual_motion=residual) == 0
