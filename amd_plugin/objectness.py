@@ -16,8 +16,8 @@ Objectness (one float in [0, 1] per image) answers "is there one distinct object
 
 The foreground channel of a freshly trained model is chosen without labels
 (:func:`choose_foreground_channel`): each channel holding some mass scores how little of it
-lies on the border plus, for consecutive video frames, how much it moves apart from the
-camera (:mod:`amd_plugin.camera_motion`); the best score wins.
+lies on the border plus, for consecutive video frames, how much more than the rest of its
+frame it moves apart from the camera (:mod:`amd_plugin.camera_motion`); the best score wins.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def channel_evidence(
         ``mass`` (K), ``centredness`` (K): 1 − the channel's border share relative to what a
         channel spread uniformly would have there, clipped to [0, 1]; ``present`` (K bool):
         whether the channel is the largest anywhere; and, with motion, ``departure`` (K), in
-        px: with ``residual_motion`` the channel's mass-weighted mean residual (how much it
-        moves apart from the camera), with ``segment_motion`` the mass-weighted mean
+        px: with ``residual_motion`` the channel's mass-weighted mean residual minus its
+        frames' means (how much more than the rest of its frame it moves apart from the
+        camera; :func:`residual_departure`), with ``segment_motion`` the mass-weighted mean
         distance of its segment flow from the mass-weighted dominant flow of its frame.
     """
     masks = np.asarray(masks, dtype=np.float32)
