@@ -9,8 +9,8 @@ and every starting point (random init with the small backbone, and the shipped
 scores the adapted model on all frames: J with the channel chosen without labels, and J
 with the best channel picked using the ground truth (analysis only). Prints a markdown
 table and writes ``davis_tta.json``. ``--synthetic N`` instead renders N held-out synthetic
-videos (``synthetic.yaml``'s generator settings, seed 20000, never trained on) into that
-layout and adapts on those.
+videos (``synthetic.yaml``'s generator settings, seed 20000 or ``--video-seed``, never
+trained on) into that layout and adapts on those.
 """
 
 from __future__ import annotations
