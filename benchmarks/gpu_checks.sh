@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Everything this project checks on a lent GPU, in one call with a fixed time budget:
-#   1. the `gpu`-marked tests;  2. inference variants (issue 7, goal 2);
-#   3. training step ours vs. plain (issue 7, goal 3);  4. the synthetic emergence run on
-#   the GPU for the time that is left (issue 3: does segmentation emerge with many steps?).
-# Usage (repository root; logs go to $OUT or ./gpu_out):  bash benchmarks/gpu_session.sh 520
+# Every GPU check of this project in one call with a fixed time budget:
+#   1. the `gpu`-marked tests;  2. GPU inference variants (benchmarks/gpu_inference.py);
+#   3. training step, ours vs. plain (benchmarks/train_step.py);  4. the synthetic emergence
+#   run on the GPU for the time that is left (does segmentation emerge with many steps?).
+# Usage (repository root; logs go to $OUT or ./gpu_out):  bash benchmarks/gpu_checks.sh 520
 set -u
 budget=${1:-520}  # seconds for the whole script
 out=${OUT:-gpu_out}
