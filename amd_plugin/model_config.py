@@ -44,8 +44,8 @@ class ModelConfig:
             the cost volume holds correlation coefficients rather than products dominated
             by each channel's positive offset (not in the reference, whose released
             weights expect it off). Earlier versions took one mean and std per sample
-            (over channels and positions), which left those offsets in; the benchmark
-            tables before grid round 3 used that version.
+            (over channels and positions), which left those offsets in; the experiments
+            in ``docs/experiments.md`` before the normalised-readout grid used that version.
         motion_soft_argmax: add to each level's segment flow the soft-argmax of the
             segment's mask-averaged cost volume (the displacement where that segment's
             pixels correlate best, with a learned temperature). A flow read directly off

@@ -143,7 +143,7 @@ def residual_departure(
             holds much of the frame just where the camera's motion is explained poorly
             everywhere (fast pans, strong parallax late in a clip) inherits those frames'
             large residuals and can outscore a channel that holds the object. ``False``
-            gives the plain mass-weighted mean residual (the rule of the twelfth session).
+            gives the plain mass-weighted mean residual (the previous rule).
 
     Returns:
         ``K`` mass-weighted mean residuals (minus their frames' means), px. As the soft
@@ -240,7 +240,7 @@ def choose_from_evidence(
     departure_floor / scale``: in a nearly still video (no departure above the floor) the
     border cue counts fully; the more clearly something moves, the less it counts, because
     a moving object often touches the border. ``fade_centredness=False`` keeps ``w = 1``
-    (the rule before the twelfth session; for analyses).
+    (the earlier segment-flow rule; for analyses).
     """
     candidates = candidate_channels(evidence["mass"], min_mass)
     # appearance evidence: how little of the channel's mass sits on the border

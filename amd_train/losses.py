@@ -78,7 +78,7 @@ class LossConfig:
         flow_fit_noise: flow spread in px below which an image counts as static there.
         flow_fit_target: ``pixel`` (the mask-free flow above) or ``dense`` (the finest
             ``forward_dense``, which is built on the segment flow: recorded as an echo of
-            the masks in ``benchmarks/README.md``).
+            the masks in ``docs/experiments.md``).
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)

@@ -1,7 +1,7 @@
 """The loss the trainer minimises: the paper's view-synthesis loss plus optional terms.
 
 The optional terms (each off at weight 0, the paper's setting) are experiments recorded in
-``benchmarks/README.md``: the same loss on the dense flow, and the segment terms of
+``docs/experiments.md``: the same loss on the dense flow, and the segment terms of
 :mod:`amd_train.segment_terms`.
 """
 

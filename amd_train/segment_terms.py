@@ -1,7 +1,7 @@
 """Terms on the segment masks themselves, added to the view-synthesis loss (not in the paper).
 
 Both are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``); they exist to test
-why segments do not separate within a CPU budget (``benchmarks/README.md``).
+why segments do not separate within a CPU budget (``docs/experiments.md``).
 """
 
 from __future__ import annotations

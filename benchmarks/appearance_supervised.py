@@ -12,7 +12,7 @@ held-out videos the trainer scores (``eval.seed``): J of channel 1, and J of the
 label-free rule picks (the rule does not know channel 1 is special).
 
 What it answers: how far the *appearance* network can get on this data in the emergence
-issue's wall-clock budget when nothing has to emerge. If even this stays below IoU 0.7
+target's wall-clock budget when nothing has to emerge. If even this stays below IoU 0.7
 after 15 minutes, the target is out of reach of any unsupervised objective with this net,
 data and machine; if it gets there quickly, the gap is the unsupervised signal.
 Writes ``appearance_supervised.json`` (one record per evaluation) into ``--out``, and with

@@ -13,10 +13,10 @@ mean) next to the channel's J against the ground truth (analysis only), then the
 each rule picks: the shipped rule (:func:`amd_plugin.objectness.choose_foreground_channel`:
 centredness, weighted down as the motion grows, + the frame-relative residual scaled by the
 largest candidate's or ``DEPARTURE_FLOOR_PX``, whichever is larger), the same with
-centredness always at full weight, the same with the plain mean residual (the twelfth
-session's rule), independent motion alone, the rule shipped before the twelfth session (centredness
-at full weight + the segment-flow departure) with its floor at 0.5 (shipped then), 0, 1 and
-2 px, centredness alone, segment-flow departure alone, the departure measured from the
+centredness always at full weight, the same with the plain mean residual (the previous
+rule), independent motion alone, the earlier segment-flow rule (centredness at full weight
++ the segment-flow departure) with its floor at 0.5 (its shipped value), 0, 1 and 2 px,
+centredness alone, segment-flow departure alone, the departure measured from the
 border ring's flow instead (alone and with centredness), and the oracle. ``--record JSON``
 keeps every run's evidence and choices.
 ``--picture PNG`` also draws one row per run: the middle frame with the ground truth (green)

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|")
     for r in evals:
         print(f"| {r['minutes']:.1f} | {int(r['step'])} | {r['iou']:.3f} | {r['oracle_iou']:.3f} |")
-    # runs since the fifth session record the IoU of the best no-model guess
+    # newer runs also record the IoU of the best no-model guess
     chance = [(evals[-1]["chance_iou"], "no-model guess")] if "chance_iou" in evals[-1] else []
     if chance:
         print(f"no-model guess (whole frame or centred disk): IoU {chance[0][0]:.3f}")

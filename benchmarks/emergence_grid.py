@@ -3,8 +3,8 @@
     python benchmarks/emergence_grid.py --steps 600 --eval-every 100 --parallel 2
     python benchmarks/emergence_grid.py --device cuda --parallel 8 --workers 2 \
         --only base,no_camo --out-dir runs/grid
-    python benchmarks/emergence_grid.py --from-json benchmarks/results/grid_round1_h200.json \
-        --plot benchmarks/grid_round1_h200.png     # tables and plot of a finished grid
+    python benchmarks/emergence_grid.py --from-json benchmarks/results/grid_data_readout_h200.json \
+        --plot runs/grid/grid.png     # tables and plot of a finished grid
 
 Every variant trains from random init with the same seed on its own data settings and is
 evaluated on held-out synthetic videos (seed 10000, never trained on) every ``--eval-every``
@@ -37,7 +37,7 @@ SOFT_ARGMAX = (
 REFLECT = ("model.appearance_padding=reflect",)
 DENSE = ("loss.dense_flow_weight=1.0",)
 LARGE = ("data.synthetic.object_size=[0.4, 0.8]",)
-# Third round: a cost volume with contrast from the first step (per-channel normalised
+# Normalised readout: a cost volume with contrast from the first step (per-channel normalised
 # features), a readout that needs no training (soft-argmax), no 2×2 / 4×4 levels at 128 px.
 SKIP_COARSE = ("model.motion_min_level_size=8",)
 OWN_MASKS = "model.pair_masks_with_other_frame=false"
@@ -52,7 +52,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_camo_lr6e-4": (*NO_CAMO, "optim.lr=6e-4"),
     "no_camo_head_dil1": (*NO_CAMO, "model.head_dilation=1"),
     "no_camo_k3": (*NO_CAMO, "model.num_segments=3"),
-    # second round: no position cue from padding, a dense-flow signal for the estimator
+    # padding and dense flow: no position cue from padding, a dense-flow signal for the estimator
     "base_reflect_dense": (*REFLECT, *DENSE),
     "no_camo_reflect": (*NO_CAMO, *REFLECT),
     "no_camo_dense": (*NO_CAMO, *DENSE),
@@ -61,8 +61,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "no_camo_replicate_dense": (*NO_CAMO, "model.appearance_padding=replicate", *DENSE),
     "no_camo_reflect_dense_hd1": (*NO_CAMO, *REFLECT, *DENSE, "model.head_dilation=1"),
     "clean_one_object_reflect_dense": (*CLEAN, "data.synthetic.max_objects=1", *REFLECT, *DENSE),
-    # not run yet (round 2's "dense" runs trained the inconsistent "whole" flow; `DENSE` now
-    # trains the consistent per-pixel flow) — larger objects were the best CPU data
+    # larger objects, the best CPU data (the padding grid's "dense" runs trained the
+    # inconsistent "whole" flow; `DENSE` now trains the consistent per-pixel flow)
     "large": (*NO_CAMO, *LARGE),
     "large_dense": (*NO_CAMO, *LARGE, *DENSE),
     "large_dense_soft": (*NO_CAMO, *LARGE, *DENSE, *SOFT_ARGMAX),
@@ -71,7 +71,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "large_k2": (*NO_CAMO, *LARGE, "model.num_segments=2"),
     "large_clean": (*CLEAN, *LARGE),
     "large_clean_dense": (*CLEAN, *LARGE, *DENSE),
-    # round 3 (SOFT_ARGMAX's normalisation is per channel from here on; per sample before)
+    # normalised readout (SOFT_ARGMAX's normalisation is per channel now; per sample before)
     "skip_coarse": SKIP_COARSE,
     "readout": READOUT,
     "normalised_no_soft": (
@@ -90,7 +90,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "step1": ("data.step_limit=1",),
     "own_masks_step1": (OWN_MASKS, "data.step_limit=1"),
     "large_own_masks_step1": (*NO_CAMO, *LARGE, OWN_MASKS, "data.step_limit=1"),
-    # Fifth round: the learning rate. With labels, the same appearance network reached IoU
+    # the learning rate. With labels, the same appearance network reached IoU
     # 0.71 in 15 CPU minutes at lr 1e-3 but 0.61 at 2e-4 (benchmarks/appearance_supervised.py).
     "lr1e-3": ("optim.lr=1e-3",),
     "lr2e-3": ("optim.lr=2e-3",),

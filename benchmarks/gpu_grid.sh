@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Emergence variants side by side on one lent GPU (issue 3: which change makes segments
-# emerge within the few hundred steps a 2-core CPU affords?). Logs and tables go to $OUT.
+# Emergence variants side by side on one GPU (which change makes segments emerge within
+# the few hundred steps a 2-core CPU affords?). Logs and tables go to $OUT.
 # Usage (repository root):  bash benchmarks/gpu_grid.sh SECONDS [VARIANT,VARIANT,...]
 set -u
 budget=${1:-540}
@@ -14,5 +14,5 @@ timeout $((budget - 20)) python3 benchmarks/emergence_grid.py --device cuda --pa
     --workers 1 --threads 1 --steps 3000 --eval-every 150 --max-minutes "$minutes" \
     --only "$only" --out-dir runs/grid 2>&1 | tee "$out/grid.txt"
 cp runs/grid/grid.json "$out/" 2>/dev/null
-# few files come back from a lent machine: the per-run logs and metrics travel as one archive
+# the per-run logs and metrics travel as one archive (one file to copy off a remote GPU machine)
 tar czf "$out/runs.tgz" runs/grid/*.log runs/grid/*/metrics.jsonl 2>/dev/null

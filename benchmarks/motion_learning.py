@@ -8,7 +8,7 @@ One mask (K = 1), so the pathway must explain each pair with one global segment 
 Pairs are frames 0 and 2 of 64 synthetic clips (one object on a panning textured background,
 128×128); batches of 8 drawn at random; Adam. Every 25 steps it prints the training loss next
 to the loss of zero flow on the same batch: a pathway that learned nothing scores the same
-as zero flow. Used in benchmarks/README.md ("Why the flows stay small").
+as zero flow. Used in docs/experiments.md ("Why the flows stay small").
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ second shifted by a random integer (dx, dy) in [-6, 6]² px, batches of 8, one u
 The loss is the L1 distance of the finest dense flow (``MotionOutput.forward_dense``) to the
 true flow, so no photometric signal is involved. Every 10 steps it prints the error of the
 mean predicted flow next to the error of predicting zero: equal numbers mean nothing was
-learned. Used in benchmarks/README.md.
+learned. Used in docs/experiments.md.
 """
 
 from __future__ import annotations

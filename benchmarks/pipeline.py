@@ -1,4 +1,4 @@
-"""Pipeline overhead of ``apply_amd`` and peak memory of video inference (issue 7, goals 4–5).
+"""Pipeline overhead of ``apply_amd`` and peak memory of video inference.
 
     python benchmarks/pipeline.py overhead --frames 48      # needs fiftyone (+ its database)
     python benchmarks/pipeline.py memory --frames 30 150    # 1080p video, peak RSS per run
