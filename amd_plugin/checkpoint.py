@@ -3,6 +3,10 @@
 Our format is a dict with ``format == "amd-objectness"``: weights, the model config (enough
 to rebuild the network), the resolved run config, the foreground channel, the package
 version, and for training runs optimizer/scheduler/step/RNG state.
+
+The official release is read here too: :mod:`amd_plugin.official` only knows the
+reference's parameter names and how they map onto ours; this module turns the mapped weights
+into a model. The dependency goes one way (this module imports that one, never back).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import os
+import logging
 import pickle
 from pathlib import Path
 from typing import Any
@@ -19,8 +23,17 @@ import torch
 
 from amd_plugin import __version__
 from amd_plugin.config import ConfigError, from_dict, to_dict
+from amd_plugin.io.atomic import atomic_write_bytes
 from amd_plugin.model_config import ModelConfig
 from amd_plugin.modeling.amd import AMD
+from amd_plugin.official import (
+    OFFICIAL_FOREGROUND_CHANNEL,
+    OfficialCheckpointError,
+    is_official_checkpoint,
+    official_weights,
+)
+
+log = logging.getLogger(__name__)
 
 FORMAT = "amd-objectness"
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -32,23 +45,8 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
-def atomic_write_bytes(data: bytes, path: str | Path) -> None:
-    """Write via a temp file in the same folder + fsync + rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` through :func:`atomic_write_bytes` (serialised in memory first)."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(buffer.getvalue(), path)
@@ -196,6 +194,37 @@ def build_from_ours(ckpt: dict[str, Any], path: Path | str) -> LoadedModel:
     )
 
 
+def build_from_official(
+    ckpt: dict[str, Any], path: Path | str, strict: bool = False
+) -> LoadedModel:
+    """Rebuild :class:`AMD` (ResNet-50, K from the classifier) from the reference's weights.
+
+    Missing or unexpected keys are logged (and refused when ``strict``); a shape mismatch
+    is always refused.
+    """
+    try:
+        cfg, mapped, unmapped = official_weights(ckpt)
+    except OfficialCheckpointError as err:
+        raise CheckpointError(f"{path}: {err}") from err
+    model = AMD(cfg)
+    missing, unexpected = load_state_strict(model, mapped, path)
+    unexpected = unexpected + unmapped
+    if missing:
+        log.warning(
+            "%s: %d weight(s) missing from the official checkpoint: %s",
+            path,
+            len(missing),
+            missing[:5],
+        )
+    if unexpected:
+        log.warning("%s: %d unexpected key(s) ignored: %s", path, len(unexpected), unexpected[:5])
+    if strict and (missing or unexpected):
+        raise CheckpointError(f"{path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return LoadedModel(
+        model, OFFICIAL_FOREGROUND_CHANNEL, "official", Path(path), missing, unexpected, ckpt
+    )
+
+
 def load_model(
     path_or_name: str | Path,
     device: str | torch.device = "cpu",
@@ -208,8 +237,6 @@ def load_model(
     default) with its foreground channel (1 for the official release; ``None`` when a
     checkpoint did not store one — then choose it with ``amd_plugin.objectness``).
     """
-    from amd_plugin.official import build_from_official, is_official_checkpoint
-
     path = resolve_checkpoint_path(path_or_name)
     ckpt = read_checkpoint(path)
     if ckpt.get("format") == FORMAT:

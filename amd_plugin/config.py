@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from amd_plugin.io.atomic import atomic_write_bytes
+
 T = TypeVar("T")
 
 
@@ -193,7 +195,4 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def save_yaml(cfg: Any, path: str | Path) -> None:
     """Write ``cfg`` (dataclass or dict) as YAML, atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(yaml.safe_dump(to_dict(cfg), sort_keys=False).encode("utf-8"), path)

@@ -1,22 +1,22 @@
-"""Import of the authors' released checkpoint (``amd_pretrained.pth``, mmcv format).
+"""Conversion of the authors' released checkpoint (``amd_pretrained.pth``, mmcv format).
 
 The reference names its modules ``backbone2`` (ResNet-50), ``decode_head2`` (FCN head) and
 ``decode_head.flownet`` (PWC-Lite). Every key is mapped by name through the prefix table
 below; the submodule structure under each prefix matches ours one to one.
+
+This module only knows names and shapes: it turns the release's state dict into our names
+and a :class:`ModelConfig`. Building and loading the model is the loader's job
+(:func:`amd_plugin.checkpoint.load_model`), which imports this module, not the reverse.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from amd_plugin.model_config import ModelConfig
 from amd_plugin.modeling.amd import AMD
-
-log = logging.getLogger(__name__)
 
 # (reference prefix, our prefix); the first match wins, so longer prefixes come first.
 PREFIX_MAP = (
@@ -27,6 +27,10 @@ PREFIX_MAP = (
     ("backbone2.", "appearance.backbone."),
 )
 OFFICIAL_FOREGROUND_CHANNEL = 1
+
+
+class OfficialCheckpointError(ValueError):
+    """An official-looking checkpoint that cannot be converted (the loader adds the path)."""
 
 
 def strip_module_prefix(state: dict[str, Any]) -> dict[str, Any]:
@@ -67,12 +71,17 @@ def to_official_state_dict(model: AMD) -> dict[str, torch.Tensor]:
     return out
 
 
-def build_from_official(ckpt: dict[str, Any], path: Path | str, strict: bool = False):
-    """Rebuild :class:`AMD` (ResNet-50, K from the classifier) from the reference's weights."""
-    from amd_plugin.checkpoint import CheckpointError, LoadedModel, load_state_strict
+def official_weights(
+    ckpt: dict[str, Any],
+) -> tuple[ModelConfig, dict[str, torch.Tensor], list[str]]:
+    """The release's weights under our names: (model config, mapped state, unmapped keys).
 
-    raw = ckpt.get("state_dict", ckpt)
-    state = strip_module_prefix(raw)
+    K comes from the classifier's output channels; the backbone is always ResNet-50.
+
+    Raises:
+        OfficialCheckpointError: the classifier weight is missing, so K is unknown.
+    """
+    state = strip_module_prefix(ckpt.get("state_dict", ckpt))
     mapped: dict[str, torch.Tensor] = {}
     unmapped: list[str] = []
     for name, tensor in state.items():
@@ -83,22 +92,5 @@ def build_from_official(ckpt: dict[str, Any], path: Path | str, strict: bool = F
             mapped[ours] = tensor
     seg = mapped.get("appearance.head.conv_seg.weight")
     if seg is None:
-        raise CheckpointError(f"{path}: official checkpoint lacks decode_head2.conv_seg.weight")
-    cfg = ModelConfig(backbone="resnet50", num_segments=int(seg.shape[0]))
-    model = AMD(cfg)
-    missing, unexpected = load_state_strict(model, mapped, path)
-    unexpected = unexpected + unmapped
-    if missing:
-        log.warning(
-            "%s: %d weight(s) missing from the official checkpoint: %s",
-            path,
-            len(missing),
-            missing[:5],
-        )
-    if unexpected:
-        log.warning("%s: %d unexpected key(s) ignored: %s", path, len(unexpected), unexpected[:5])
-    if strict and (missing or unexpected):
-        raise CheckpointError(f"{path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return LoadedModel(
-        model, OFFICIAL_FOREGROUND_CHANNEL, "official", Path(path), missing, unexpected, ckpt
-    )
+        raise OfficialCheckpointError("official checkpoint lacks decode_head2.conv_seg.weight")
+    return ModelConfig(backbone="resnet50", num_segments=int(seg.shape[0])), mapped, unmapped

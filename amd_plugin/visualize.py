@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from amd_plugin.io.atomic import atomic_write_bytes
 
 # distinct colours for up to 10 segments (RGB)
 PALETTE = np.array(
@@ -118,10 +121,11 @@ def make_grid(rows: list[list[np.ndarray]], tile_height: int = 128, pad: int = 2
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
-    """Write an RGB/grey uint8 (or uint16) image as PNG via a temp file + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    """Write an RGB/grey uint8 (or uint16) image as PNG, atomically.
+
+    Encoded in memory, then :func:`atomic_write_bytes` without fsync: a picture is cheap to
+    redo after a power cut, and previews are written often during training.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return atomic_write_bytes(buffer.getvalue(), path, fsync=False)

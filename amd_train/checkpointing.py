@@ -18,6 +18,7 @@ from amd_plugin.checkpoint import (
     checkpoint_payload,
     read_checkpoint,
 )
+from amd_plugin.io.atomic import temp_writer_pid
 
 log = logging.getLogger(__name__)
 LAST = "last.pt"
@@ -53,15 +54,16 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_stale_temp_files(out_dir: Path) -> int:
-    """Delete the temp files (``.NAME.PID.tmp``) of checkpoint writes whose process died.
+    """Delete the temp files of checkpoint writes whose process died.
 
     A process killed mid-write (SIGKILL, OOM, preemption) leaves a full-size temp file that
-    nothing else would ever remove. Returns how many were removed.
+    nothing else would ever remove. The writer's pid is read from the temp name
+    (:func:`amd_plugin.io.atomic.temp_writer_pid`). Returns how many were removed.
     """
     removed = 0
     for tmp in out_dir.glob(".*.pt.*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+        pid = temp_writer_pid(tmp)
+        if pid is None or pid == os.getpid() or _process_alive(pid):
             continue
         tmp.unlink(missing_ok=True)
         removed += 1

@@ -25,7 +25,8 @@ import torch
 
 from amd_plugin import AMD, ModelConfig, load_model
 from amd_plugin.backends import TorchBackend
-from trt.cache import cache_root, cached_onnx
+from trt.cache import cached_onnx
+from trt.cache_dir import cache_root
 from trt.engine import TensorRTUnavailable, parse_shape, require_tensorrt
 from trt.export import ExportOptions
 from trt.parity import compare_probabilities, softmax, synthetic_images

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from amd_plugin.io import masks
+from amd_plugin.io import atomic, masks
 from amd_plugin.io.masks import (
     read_heatmap_png,
     read_mask_png,
@@ -41,7 +41,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(masks.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_mask_png(np.ones((4, 4), bool), tmp_path / "mask.png")
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temp file

@@ -9,6 +9,9 @@ Layout under ``$AMD_OBJECTNESS_CACHE`` (default ``~/.cache/amd-objectness``)::
 Weights are identified by the model's own tensors when a model is given (always right,
 ~0.3 s for ResNet-50), else by the checkpoint file's sha256 (then a hit needs no model load).
 Files are written atomically, so concurrent processes at worst export twice.
+
+This module sits above the build: it calls :mod:`trt.export` and :mod:`trt.engine`, which
+never import it back (the folder itself comes from :mod:`trt.cache_dir`).
 """
 
 from __future__ import annotations
@@ -16,28 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from amd_plugin.checkpoint import file_sha256, load_model, resolve_checkpoint_path
 from amd_plugin.modeling.amd import AMD
+from trt.cache_dir import cache_root
+from trt.engine import ShapeProfile, build_engine, current_environment, require_tensorrt
 from trt.export import ExportOptions, export_onnx, options_fingerprint
-
-if TYPE_CHECKING:  # trt.engine imports this module (cache_root); import it lazily at run time
-    from trt.engine import ShapeProfile
+from trt.metadata import EngineMismatch, check_engine_metadata
 
 LOG = logging.getLogger(__name__)
-
-
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder: ``cache_dir``, else ``$AMD_OBJECTNESS_CACHE``, else ``~/.cache/amd-objectness``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("AMD_OBJECTNESS_CACHE", "~/.cache/amd-objectness")).expanduser()
 
 
 def model_fingerprint(model: AMD) -> str:
@@ -75,7 +69,7 @@ def cached_onnx(
         model: the model (preferred identity of the weights).
         checkpoint: checkpoint path or built-in name (loaded only when exporting without a
             model; its sha256 is recorded in the graph).
-        cache_dir: overrides :func:`cache_root`.
+        cache_dir: overrides :func:`trt.cache_dir.cache_root`.
     """
     source, ckpt_sha = weights_source(model, checkpoint)
     path = cache_root(cache_dir) / "onnx" / f"{options_fingerprint(options, source)}.onnx"
@@ -126,9 +120,6 @@ def cached_engine(
     fp16 engines are built from the fp16 graph (strongly typed on TensorRT 10 and 11 alike).
     Extra ``build_options`` go to :func:`trt.engine.build_engine`.
     """
-    from trt.engine import ShapeProfile, build_engine, current_environment, require_tensorrt
-    from trt.metadata import EngineMismatch, check_engine_metadata
-
     tensorrt = require_tensorrt()  # fail before a long export when TensorRT cannot run
     profile = profile or ShapeProfile()
     onnx_path = cached_onnx(ExportOptions(output="logits", fp16=fp16), model, checkpoint, cache_dir)

@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from amd_plugin.checkpoint import atomic_write_bytes, file_sha256
-from trt.cache import cache_root
+from amd_plugin.checkpoint import file_sha256
+from amd_plugin.io.atomic import atomic_write_bytes
+from trt.cache_dir import cache_root
 from trt.export import INPUT_NAME, graph_precision, read_metadata
 from trt.metadata import write_metadata
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amd_plugin.checkpoint import atomic_write_bytes
+from amd_plugin.io.atomic import atomic_write_bytes
 from amd_plugin.modeling.amd import AMD
 from trt.parity import Parity, compare_probabilities, softmax, synthetic_images
 

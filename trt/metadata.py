@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from amd_plugin.checkpoint import atomic_write_bytes
+from amd_plugin.io.atomic import atomic_write_bytes
 
 
 class EngineMismatch(RuntimeError):

@@ -10,20 +10,21 @@ Conventions (chosen to match FiftyOne's label types, but nothing here imports Fi
   FiftyOne's App decodes 16-bit PNGs natively (store ``Heatmap(range=[0, 65535])``).
   ``bits=8`` (``max = 255``) gives files about half the size for viewing only.
 
-Every file is encoded in memory, written to a unique temporary name in the destination
-folder and renamed into place (``os.replace`` is atomic on POSIX), so an interrupted run
-never leaves a truncated PNG under the final name that a label could point at.
+Every file is encoded in memory and written with
+:func:`amd_plugin.io.atomic.atomic_write_bytes`, so an interrupted run never leaves a
+truncated PNG under the final name that a label could point at. fsync is off by default:
+it costs milliseconds per file, which adds up over thousands of masks.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from amd_plugin.io.atomic import atomic_write_bytes
 
 HEATMAP_MAX = {8: 255, 16: 65535}
 
@@ -33,37 +34,6 @@ def heatmap_range(bits: int = 16) -> tuple[int, int]:
     if bits not in HEATMAP_MAX:
         raise ValueError(f"heatmap bits must be 8 or 16, got {bits}")
     return 0, HEATMAP_MAX[bits]
-
-
-def atomic_write(data: bytes, path: str | Path, fsync: bool = False) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder and a rename.
-
-    Args:
-        data: the file's bytes.
-        path: destination; parent folders are created.
-        fsync: also flush to stable storage before the rename. The rename alone already
-            protects against an interrupted *process*; fsync protects against power loss
-            too, at a cost of milliseconds per file, which adds up over thousands of masks.
-
-    Returns:
-        the destination path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a unique name per writer, so parallel workers never share a temp file; opened with
-    # open() rather than tempfile so the file gets the usual umask permissions, not 0600
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -90,7 +60,7 @@ def write_mask_png(mask: np.ndarray, path: str | Path, fsync: bool = False) -> P
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"expected an H×W mask, got shape {mask.shape}")
-    return atomic_write(encode_png((mask > 0).astype(np.uint8)), path, fsync=fsync)
+    return atomic_write_bytes(encode_png((mask > 0).astype(np.uint8)), path, fsync=fsync)
 
 
 def write_heatmap_png(
@@ -107,7 +77,7 @@ def write_heatmap_png(
         raise ValueError(f"expected an H×W probability map, got shape {prob.shape}")
     scaled = np.rint(np.clip(prob, 0.0, 1.0) * top)
     dtype = np.uint16 if bits == 16 else np.uint8
-    return atomic_write(encode_png(scaled.astype(dtype)), path, fsync=fsync)
+    return atomic_write_bytes(encode_png(scaled.astype(dtype)), path, fsync=fsync)
 
 
 def read_mask_png(path: str | Path) -> np.ndarray:

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import amd_plugin.checkpoint as ckpt_module
+import amd_plugin.io.atomic as atomic_module
 from amd_plugin import AMD, ModelConfig
 from amd_plugin.checkpoint import CheckpointError, read_checkpoint
 from amd_train.checkpointing import (
@@ -75,18 +76,19 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def fail_writes(monkeypatch, names: tuple[str, ...] = (), fraction: float = 0.5) -> None:
-    """Make the checkpoint module's binary writes hit a full disk after ``fraction`` of the
+    """Make the atomic writer's binary writes hit a full disk after ``fraction`` of the
     bytes, for the temp files of the checkpoints ``names`` (all when empty)."""
     real_open = open
 
     def fake_open(path, mode="r", *args, **kwargs):
         handle = real_open(path, mode, *args, **kwargs)
         name = Path(path).name
-        if "w" in mode and (not names or any(name.startswith(f".{n}.") for n in names)):
+        writing = "w" in mode or "x" in mode
+        if writing and (not names or any(name.startswith(f".{n}.") for n in names)):
             return FillsUp(handle, fraction)
         return handle
 
-    monkeypatch.setattr(ckpt_module, "open", fake_open, raising=False)
+    monkeypatch.setattr(atomic_module, "open", fake_open, raising=False)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5])
@@ -131,7 +133,7 @@ def test_failed_rename_leaves_previous_checkpoint_intact(run, monkeypatch):
     def no_rename(src, dst):
         raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), str(dst))
 
-    monkeypatch.setattr(ckpt_module.os, "replace", no_rename)
+    monkeypatch.setattr(atomic_module.os, "replace", no_rename)
     with pytest.raises(CheckpointError, match="quota"):
         save(2)
     monkeypatch.undo()
@@ -170,8 +172,9 @@ def test_training_reports_a_full_disk_and_resumes_afterwards(tmp_path, monkeypat
 
 
 def test_temp_files_of_killed_writers_are_removed_at_the_next_save(run):
-    """A SIGKILL mid-write leaves ``.NAME.PID.tmp`` (full size); the next save removes it,
-    but never the temp file of a process that is still alive."""
+    """A SIGKILL mid-write leaves a temp file (full size); the next save removes it, but
+    never the temp file of a process that is still alive. Both temp name shapes count:
+    ``.NAME.PID.tmp`` (older writers) and ``.NAME.UNIQUE.PID.tmp`` (the atomic writer's)."""
     import subprocess
     import sys
 
@@ -181,8 +184,13 @@ def test_temp_files_of_killed_writers_are_removed_at_the_next_save(run):
                           capture_output=True, text=True, check=True)  # fmt: skip
     stale = out / f".ckpt_00000002.pt.{int(dead.stdout)}.tmp"
     stale.write_bytes(b"half a checkpoint")
+    stale_new = out / f".ckpt_00000002.pt.0123456789ab.{int(dead.stdout)}.tmp"
+    stale_new.write_bytes(b"half a checkpoint")
     alive = out / f".last.pt.{os.getppid()}.tmp"
     alive.write_bytes(b"being written")
+    alive_new = atomic_module.temp_path(out / LAST)  # this very process: alive
+    alive_new.write_bytes(b"being written")
     save(2)
-    assert not stale.exists() and alive.exists()
+    assert not stale.exists() and not stale_new.exists()
+    assert alive.exists() and alive_new.exists()
     assert remove_stale_temp_files(out) == 0
