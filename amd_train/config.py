@@ -52,6 +52,8 @@ class RunConfig:
     out_dir: str = "runs/amd"
     max_steps: int = 300_000
     max_minutes: float = 0.0  # wall-clock budget; 0 = unlimited
+    # stop after this many steps without changing the lr schedule (set by max_steps); 0 = off
+    stop_at_step: int = 0
     batch_size: int = 2  # per process (reference: 2 per GPU)
     seed: int = 0
     device: str = "auto"

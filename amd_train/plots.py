@@ -44,3 +44,26 @@ def line_plot(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def emergence_plot(
+    history: Sequence[dict], path: str | Path, title: str = "", x: str = "minutes"
+) -> Path | None:
+    """IoU-vs-time curve of a run's held-out evaluations (``TrainState.history`` or the
+    ``eval`` records of metrics.jsonl): label-free IoU, the oracle channel's IoU (analysis
+    only) and the no-model guess as a dashed line. ``x`` is ``"minutes"`` or ``"step"``."""
+    if not history:
+        return None
+    xs = [float(r[x]) for r in history]
+    chance = history[-1].get("chance_iou")
+    return line_plot(
+        {
+            "label-free IoU": (xs, [r["iou"] for r in history]),
+            "oracle-channel IoU (analysis only)": (xs, [r["oracle_iou"] for r in history]),
+        },
+        path,
+        "wall-clock minutes" if x == "minutes" else "training steps",
+        "held-out foreground IoU",
+        title,
+        hlines=[(float(chance), "no-model guess")] if chance is not None else (),
+    )

@@ -109,11 +109,17 @@ def make_texture(
     width: int,
     kind: TextureKind,
     palette: np.ndarray,
+    cell: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """A height×width×3 float32 texture of the given kind coloured by ``palette`` (k×3)."""
+    """A height×width×3 float32 texture of the given kind coloured by ``palette`` (k×3).
+
+    ``cell`` is the (min, max) coarsest period of ``noise`` in px; (0, 0) scales it with the
+    texture (4 px … a third of the short side), so a small texture gets a finer grain.
+    """
     short = float(min(height, width))
     if kind == "noise":
-        values = smooth_noise(rng, height, width, cell=rng.uniform(4.0, max(8.0, short / 3)))
+        lo, hi = cell if cell[1] > 0 else (4.0, max(8.0, short / 3))
+        values = smooth_noise(rng, height, width, cell=rng.uniform(lo, hi))
     elif kind in ("stripes", "checker"):
         u, v = _rotated_coords(rng, height, width)
         period = rng.uniform(4.0, max(6.0, short / 5))
@@ -129,8 +135,8 @@ def make_texture(
         values = 0.8 * ramp + 0.2 * smooth_noise(rng, height, width, cell=max(8.0, short / 4))
     elif kind == "mixture":
         first, second = rng.choice(["noise", "stripes", "checker", "gradient"], 2, replace=False)
-        tex_a = make_texture(rng, height, width, first, palette)
-        tex_b = make_texture(rng, height, width, second, palette[::-1].copy())
+        tex_a = make_texture(rng, height, width, first, palette, cell)
+        tex_b = make_texture(rng, height, width, second, palette[::-1].copy(), cell)
         alpha = smooth_noise(rng, height, width, cell=max(8.0, short / 2), octaves=2)
         alpha = np.clip((alpha - 0.5) * 4.0 + 0.5, 0.0, 1.0)[..., None]
         return tex_a * (1.0 - alpha) + tex_b * alpha

@@ -1,11 +1,11 @@
 """Built-in synthetic moving-object videos: for CPU quickstarts, tests and sanity checks.
 
-Each video is a textured background (optionally panning) with 1–3 textured objects of varied
+Each video is a textured background (optionally panning) with textured objects of varied
 shapes that move, accelerate, bounce off the borders, rotate, change scale and occlude each
 other. Ground truth is the union of the objects' masks per frame. The premise of AMD is kept:
-every object moves relative to the background in every frame. Some objects are camouflaged
-(same texture statistics as the background) or low contrast, so appearance alone is not
-enough to find them.
+every object moves relative to the background in every frame. How the world looks (texture
+kinds and scales, object sizes and counts, camouflage, camera and object speeds) is set by
+:class:`~amd_train.synth_config.SyntheticConfig`.
 
 Everything is numpy and a pure function of the seed; a 64-frame 128×128 video takes about
 0.2 s on one CPU core.
@@ -26,10 +26,8 @@ from tqdm import tqdm
 from amd_train.data.sampling import make_rng, sample_pair
 from amd_train.data.transforms import normalize_only
 from amd_train.data.video_file import write_video
+from amd_train.synth_config import SyntheticConfig
 from amd_train.synth_render import (
-    SHAPE_KINDS,
-    TEXTURE_KINDS,
-    ShapeKind,
     TextureKind,
     composite_object,
     make_texture,
@@ -43,72 +41,6 @@ _NOISE_STREAM = 0x5E15  # extra seed key of the per-frame sensor-noise streams
 PairTransformFn = Callable[
     [np.ndarray, np.ndarray, np.random.Generator], tuple[torch.Tensor, torch.Tensor]
 ]
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """How synthetic videos look. Distances are pixels at the configured size.
-
-    Attributes:
-        height, width: frame size (even sizes are needed for mp4 export).
-        num_frames: frames per video.
-        min_objects, max_objects: number of foreground objects, inclusive range.
-        object_size: (min, max) object diameter as a fraction of min(height, width).
-        object_speed: (min, max) speed relative to the background, px/frame. The minimum is
-            enforced in every frame, so objects never stop relative to the background.
-        background_pan: max background translation speed, px/frame (0 = static camera).
-        acceleration: max per-frame velocity change, px/frame².
-        rotation_speed: max object rotation, rad/frame.
-        scale_change: max relative object size change per frame.
-        shapes, textures: kinds to draw from.
-        camouflage_prob: chance an object reuses the background's texture kind and palette.
-        low_contrast_prob: chance an object's colours lie close to the background's mean.
-        noise_std: per-frame sensor noise (0–255 scale).
-        fps: frame rate written into mp4 files.
-        seed: default seed of :func:`generate_video`.
-    """
-
-    height: int = 128
-    width: int = 128
-    num_frames: int = 32
-    min_objects: int = 1
-    max_objects: int = 3
-    object_size: tuple[float, float] = (0.2, 0.5)
-    object_speed: tuple[float, float] = (1.0, 4.0)
-    background_pan: float = 2.0
-    acceleration: float = 0.15
-    rotation_speed: float = 0.03
-    scale_change: float = 0.01
-    shapes: tuple[ShapeKind, ...] = SHAPE_KINDS
-    textures: tuple[TextureKind, ...] = TEXTURE_KINDS
-    camouflage_prob: float = 0.2
-    low_contrast_prob: float = 0.2
-    noise_std: float = 2.0
-    fps: int = 25
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.height < 8 or self.width < 8 or self.num_frames < 1:
-            raise ValueError(
-                f"synthetic: need height, width >= 8 and num_frames >= 1, got "
-                f"{self.height}x{self.width}x{self.num_frames}"
-            )
-        if not 1 <= self.min_objects <= self.max_objects:
-            raise ValueError(
-                f"synthetic: need 1 <= min_objects <= max_objects, got "
-                f"{self.min_objects}, {self.max_objects}"
-            )
-        if not 0 < self.object_size[0] <= self.object_size[1]:
-            raise ValueError(
-                f"synthetic.object_size must be 0 < min <= max, got {self.object_size}"
-            )
-        if not 0 < self.object_speed[0] <= self.object_speed[1]:
-            raise ValueError(
-                f"synthetic.object_speed must be 0 < min <= max (objects must move), got "
-                f"{self.object_speed}"
-            )
-        if not self.shapes or not self.textures:
-            raise ValueError("synthetic.shapes and synthetic.textures must not be empty")
 
 
 @dataclass(frozen=True)
@@ -154,13 +86,15 @@ def _object_texture(
     draw = rng.random()
     if draw < cfg.camouflage_prob:
         palette = np.clip(bg_palette + rng.uniform(-8, 8, bg_palette.shape), 0, 255)
-        return make_texture(rng, size, size, bg_kind, palette.astype(np.float32))
-    kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
+        return make_texture(
+            rng, size, size, bg_kind, palette.astype(np.float32), cell=cfg.background_cell
+        )
+    kind = cfg.object_textures[int(rng.integers(len(cfg.object_textures)))]
     if draw < cfg.camouflage_prob + cfg.low_contrast_prob:
         palette = random_palette(rng, 3, centre=bg_palette.mean(0), spread=rng.uniform(10, 30))
     else:
         palette = random_palette(rng, int(rng.integers(2, 5)))
-    return make_texture(rng, size, size, kind, palette)
+    return make_texture(rng, size, size, kind, palette, cell=cfg.object_cell)
 
 
 def _simulate(
@@ -218,12 +152,17 @@ def generate_video(
     rng = make_rng(*keys)
     h, w, t_len = cfg.height, cfg.width, cfg.num_frames
 
-    bg_kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
+    bg_kind = cfg.background_textures[int(rng.integers(len(cfg.background_textures)))]
     bg_palette = random_palette(rng, int(rng.integers(2, 5)))
     pan = _unit(rng) * rng.uniform(0.0, cfg.background_pan) * (rng.random() < 0.8)
     span = np.abs(pan[::-1]) * (t_len - 1)  # (y, x) extent swept by the crop window
     canvas = make_texture(
-        rng, h + int(np.ceil(span[0])) + 2, w + int(np.ceil(span[1])) + 2, bg_kind, bg_palette
+        rng,
+        h + int(np.ceil(span[0])) + 2,
+        w + int(np.ceil(span[1])) + 2,
+        bg_kind,
+        bg_palette,
+        cell=cfg.background_cell,
     )
     # The crop window moves by `pan`, so background content moves by −pan in the image.
     start = 0.5 + np.where(pan[::-1] < 0, span, 0.0)

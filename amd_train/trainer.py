@@ -34,6 +34,7 @@ from amd_train.data.sampling import make_generator, worker_init_fn
 from amd_train.distributed import DistInfo, all_reduce_mean, setup_distributed
 from amd_train.heldout import HeldOutEvaluator
 from amd_train.objective import training_objective
+from amd_train.plots import emergence_plot
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
 from amd_train.sync_bn import convert_batchnorm
@@ -55,6 +56,11 @@ def poly_lambda(cfg: TrainConfig):
         return warm * lr / o.lr
 
     return factor
+
+
+def _steps_done(step: int, cfg: TrainConfig) -> bool:
+    stop = cfg.run.stop_at_step
+    return step >= cfg.run.max_steps or (stop > 0 and step >= stop)
 
 
 def param_groups(model: AMD, cfg: TrainConfig) -> list[dict]:
@@ -182,7 +188,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     start = time.monotonic()
     last_ckpt_time = start
     bar = tqdm(
-        total=cfg.run.max_steps,
+        total=min(cfg.run.max_steps, cfg.run.stop_at_step or cfg.run.max_steps),
         initial=state.step,
         desc="train",
         unit="step",
@@ -215,11 +221,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         bar.write(
             f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only; no-model guess {result['chance_iou']:.3f})"
         )
+        # the curve so far, redrawn at every evaluation so it can be watched while training
+        emergence_plot(state.history, out_dir / "emergence.png", f"held-out IoU: {out_dir.name}")
 
     model.train()
     accumulate = max(1, cfg.optim.accumulate)
     last_eval_minutes = elapsed_minutes()
-    done = state.step >= cfg.run.max_steps
+    done = _steps_done(state.step, cfg)
     tick = time.monotonic()
     skip = state.batch_in_epoch if sampler is None else 0  # iterable streams: fast-forward
     while not done:
@@ -297,7 +305,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 last_eval_minutes = elapsed_minutes()
                 model.train()
             out_of_time = cfg.run.max_minutes > 0 and elapsed_minutes() >= cfg.run.max_minutes
-            done = state.step >= cfg.run.max_steps or out_of_time
+            done = _steps_done(state.step, cfg) or out_of_time
             timed = (
                 cfg.run.checkpoint_minutes > 0
                 and time.monotonic() - last_ckpt_time >= 60 * cfg.run.checkpoint_minutes

@@ -18,6 +18,7 @@ from amd_train.data.datasets import FramePairDataset, build_dataset
 from amd_train.data.frames import parse_split_file
 from amd_train.data.sampling import make_rng
 from amd_train.data.video_file import VideoFileSource
+from amd_train.synth_render import TEXTURE_KINDS
 from amd_train.synthetic import (
     SyntheticConfig,
     SyntheticPairStream,
@@ -70,8 +71,14 @@ def test_objects_always_move_relative_to_panning_background() -> None:
 
 def test_all_shapes_and_textures_render() -> None:
     for shape in SMALL.shapes:
-        for texture in SMALL.textures:
-            cfg = replace(SMALL, num_frames=2, shapes=(shape,), textures=(texture,))
+        for texture in TEXTURE_KINDS:
+            cfg = replace(
+                SMALL,
+                num_frames=2,
+                shapes=(shape,),
+                background_textures=(texture,),
+                object_textures=(texture,),
+            )
             assert generate_video(cfg, 0).masks.any()
 
 

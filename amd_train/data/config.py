@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from amd_train.synthetic import SyntheticConfig
+from amd_train.synth_config import SyntheticConfig
 
 DataKind = Literal["auto", "split", "frames", "videos", "synthetic", "fiftyone"]
 
