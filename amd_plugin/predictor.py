@@ -84,15 +84,21 @@ class Segmenter:
 
     Args:
         model: a loaded :class:`AMD`, a checkpoint path, or a built-in checkpoint name.
-        backend: ``torch`` (default), ``onnxruntime``, ``tensorrt`` or ``auto``; or a ready
-            :class:`~amd_plugin.backends.InferenceBackend`.
-        device: ``auto``/``cpu``/``cuda[:N]`` for the torch backend.
+        backend: a ready :class:`~amd_plugin.backends.InferenceBackend` object, or a name
+            resolved by :func:`~amd_plugin.backends.create_backend`: ``torch`` (default),
+            and with the ``trt`` package installed ``onnxruntime``, ``openvino``,
+            ``tensorrt``, ``torch-compiled`` or ``auto`` (the fastest runtime here that
+            agrees with eager PyTorch). ``self.backend.name`` says which one runs.
+        device: ``auto``/``cpu``/``cuda[:N]``.
         short_side: inference resolution (short side, px); ``None`` keeps the input size.
         foreground: channel index, or ``"auto"`` to use the checkpoint's stored channel and,
             when it has none, choose one without labels from the first batch (then keep it,
             so a video is segmented consistently). Call :meth:`calibrate` to choose it from a
             larger set of frames.
         batch_size: images per backend call.
+        backend_options: passed to the backend, e.g. ``threads``, ``onnx``/``ir`` (a graph
+            or OpenVINO IR, such as an accepted int8 model from ``amd-trt quantize``),
+            ``engine`` (TensorRT).
     """
 
     def __init__(

@@ -118,7 +118,9 @@ def iter_apply(
             if shard_of(i, options.num_shards) == options.shard_index
         ]
         ids, paths = [i for i, _ in pairs], [p for _, p in pairs]
-    summary = ApplySummary(out.resolve())
+    backend = getattr(getattr(segmenter, "backend", None), "name", None)
+    summary = ApplySummary(out.resolve(), backend=backend)
+    logger.info("segmenting %d %ss with backend %s", len(ids), media, backend or "(custom)")
     if media == "image":
         return (yield from _apply_images(collection, segmenter, options, ids, paths, summary))
     return (yield from apply_videos(collection, segmenter, options, ids, paths, summary))

@@ -104,6 +104,7 @@ class ApplySummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     frames: int = 0  # video frames segmented in this run
+    backend: str | None = None  # the segmenter's backend, e.g. "openvino" (None: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (operator results)."""

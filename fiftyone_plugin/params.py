@@ -12,7 +12,7 @@ from typing import Any
 
 from fiftyone_plugin.apply import ApplyOptions
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt", "auto")
+BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt", "auto")
 
 DEFAULTS: dict[str, Any] = {
     "checkpoint": "synthetic-small",

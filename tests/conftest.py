@@ -22,3 +22,36 @@ def small_model():
 
     torch.manual_seed(0)
     return AMD(ModelConfig(backbone="small", small_width=8, motion_size=(64, 128))).eval()
+
+
+def _decisive(model):
+    """Random but non-trivial BatchNorm statistics and peaked logits.
+
+    A freshly initialised net gives near-uniform masks, where any rounding flips the argmax
+    and IoU checks say nothing; this makes segments clear-cut, like a trained model's.
+    """
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.appearance.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+        model.appearance.head.conv_seg.weight.mul_(40.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def decisive():
+    """``decisive(model)``: clear-cut segments from random weights (for parity checks)."""
+    return _decisive
+
+
+@pytest.fixture(scope="module")
+def decisive_model(decisive):
+    """The default small backbone, random but decisive (K = 5)."""
+    from amd_plugin import AMD, ModelConfig
+
+    torch.manual_seed(0)
+    return decisive(AMD(ModelConfig(backbone="small")))

@@ -15,7 +15,7 @@ pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
 from amd_plugin import AMD, ModelConfig, Segmenter, save_checkpoint  # noqa: E402
-from trt import cli  # noqa: E402
+from trt import cli, runtimes  # noqa: E402
 from trt.engine import TensorRTUnavailable, require_tensorrt  # noqa: E402
 from trt.export import (  # noqa: E402
     ExportOptions,
@@ -30,32 +30,13 @@ from trt.runtimes import (  # noqa: E402
     OnnxRuntimeBackend,
     TensorRTBackend,
     choose_backend,
-    create_runtime_backend,
+    make_backend,
 )
 
 
-def decisive(model: AMD) -> AMD:
-    """Random but non-trivial BatchNorm statistics and peaked logits.
-
-    A freshly initialised net gives near-uniform masks, where any rounding flips the argmax
-    and IoU checks say nothing; this makes segments clear-cut, like a trained model's.
-    """
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for module in model.appearance.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
-        model.appearance.head.conv_seg.weight.mul_(40.0)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
-def model() -> AMD:
-    torch.manual_seed(0)
-    return decisive(AMD(ModelConfig(backbone="small")))
+def model(decisive_model) -> AMD:
+    return decisive_model
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +95,7 @@ def test_cli_export_fp16_graph_keeps_fp32_io(model, checkpoint, tmp_path):
     assert read_metadata(out)["checkpoint_sha256"]
 
 
-def test_resnet50_foreground_upsampled(tmp_path):
+def test_resnet50_foreground_upsampled(tmp_path, decisive):
     torch.manual_seed(1)
     big = decisive(AMD(ModelConfig(backbone="resnet50")))
     options = ExportOptions(
@@ -156,33 +137,37 @@ def test_segmenter_onnxruntime_equals_torch(model, cache_dir):
         assert np.abs(got.foreground - want.foreground).max() < 1e-4
         assert abs(got.objectness - want.objectness) < 1e-3
     # the export is cached: a second runtime reuses the same graph
-    create_runtime_backend("onnxruntime", model=model)
+    make_backend("onnxruntime", model=model)
     assert len(list((cache_dir / "onnx").glob("*.onnx"))) == 1
 
 
-def test_auto_backend_on_cpu(model, caplog):
-    assert create_runtime_backend("auto", model=model, device="cpu").name == "onnxruntime"
+def test_auto_backend_on_cpu(model, monkeypatch):
+    monkeypatch.setattr(runtimes, "openvino_importable", lambda: False)  # see test_openvino
+    assert make_backend("auto", model=model, device="cpu").name == "onnxruntime"
     # an engine that cannot run here (no TensorRT/GPU) falls back instead of failing
-    backend = create_runtime_backend("auto", model=model, engine="missing.engine", device="cpu")
+    backend = make_backend("auto", model=model, engine="missing.engine", device="cpu")
     assert backend.name == "onnxruntime"
+    assert Segmenter(model, backend="auto", device="cpu").backend.name == "onnxruntime"
     with pytest.raises(TypeError, match="unknown backend option"):
-        create_runtime_backend("onnxruntime", model=model, treads=2)
+        make_backend("onnxruntime", model=model, treads=2)
 
 
 @pytest.mark.parametrize(
-    ("engine", "trt", "cuda", "ort_ok", "expected"),
+    ("engine", "trt", "cuda", "ort_ok", "ov_ok", "expected"),
     [
-        (True, True, True, True, "tensorrt"),
-        (True, False, True, True, "torch-compiled"),
-        (True, True, False, True, "onnxruntime"),
-        (False, True, True, True, "torch-compiled"),
-        (False, False, False, True, "onnxruntime"),
-        (False, False, False, False, "torch"),
-        (True, True, False, False, "torch"),
+        (True, True, True, True, True, ["tensorrt", "torch-compiled", "torch"]),
+        (True, False, True, True, False, ["torch-compiled", "torch"]),
+        (True, True, False, True, False, ["onnxruntime", "torch"]),
+        (False, True, True, True, True, ["torch-compiled", "torch"]),
+        (False, False, False, True, False, ["onnxruntime", "torch"]),
+        (False, False, False, True, True, ["openvino", "onnxruntime", "torch"]),
+        (False, False, False, False, True, ["openvino", "torch"]),
+        (False, False, False, False, False, ["torch"]),
+        (True, True, False, False, False, ["torch"]),
     ],
 )
-def test_choose_backend(engine, trt, cuda, ort_ok, expected):
-    assert choose_backend(engine, trt, cuda, ort_ok) == expected
+def test_choose_backend(engine, trt, cuda, ort_ok, ov_ok, expected):
+    assert choose_backend(engine, trt, cuda, ort_ok, ov_ok) == expected
 
 
 ENV = {

@@ -23,7 +23,7 @@ from trt.engine import ShapeProfile, build_engine  # noqa: E402
 from trt.export import ExportOptions, export_onnx  # noqa: E402
 from trt.metadata import EngineMismatch, metadata_path  # noqa: E402
 from trt.parity import compare_probabilities, softmax, synthetic_images  # noqa: E402
-from trt.runtimes import TensorRTBackend, create_runtime_backend  # noqa: E402
+from trt.runtimes import TensorRTBackend, make_backend  # noqa: E402
 
 PROFILE = ShapeProfile((2, 64, 64), (2, 128, 192), (4, 256, 256))
 
@@ -109,7 +109,7 @@ def test_compiled_torch_path(model):
     images = synthetic_images(2, 96, 160)
     want = softmax(reference(model, images))
     # TorchBackend converts the module in place (device, half): give it a copy
-    backend = create_runtime_backend("torch-compiled", model=copy.deepcopy(model), device="cuda")
+    backend = make_backend("torch-compiled", model=copy.deepcopy(model), device="cuda")
     assert backend.name == "torch-compiled-fp16"
     parity = compare_probabilities(want, softmax(backend.logits(images)))
     assert parity.mask_iou >= 0.98, parity

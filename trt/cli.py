@@ -3,9 +3,13 @@
     amd-trt export --checkpoint CKPT --out model.onnx [--fp16] [--output masks] [--upsample]
     amd-trt build  --checkpoint CKPT --out model.engine [--onnx G] [--min 1x256x256 ...]
     amd-trt check  --checkpoint CKPT [--engine model.engine]
+    amd-trt quantize --checkpoint CKPT --method openvino --calibrate CLIP ... --heldout CLIP ...
+                     --out model.int8.xml
 
 Missing TensorRT or CUDA ends ``build`` with exit code 2 and a one-line error; ``check``
-reports it and still runs the ONNX Runtime parity/throughput check on CPU.
+reports it and still runs the ONNX Runtime and OpenVINO parity/throughput checks on CPU.
+``quantize`` writes a calibrated int8 model with its acceptance check (held-out mask IoU
+against fp32) in its metadata and exits 1 when the check fails (see :mod:`trt.quantize`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from amd_plugin.checkpoint import CheckpointError, file_sha256, load_model, reso
 from trt.engine import EngineBuildError, ShapeProfile, TensorRTUnavailable, parse_shape
 from trt.export import ExportOptions, export_onnx
 from trt.metadata import EngineMismatch
+from trt.openvino_runtime import OpenVINOUnavailable
 from trt.parity import compare_probabilities, measure_fps, softmax, synthetic_images
 
 
@@ -89,6 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
     chk.add_argument(
         "--min-iou", type=float, default=0.98, help="fail (exit 1) below this mask IoU"
+    )
+
+    qnt = sub.add_parser(
+        "quantize", help="calibrated int8 for CPU runtimes, accepted only if masks stay"
+    )
+    qnt.add_argument("--checkpoint", required=True, help=ckpt_help)
+    qnt.add_argument("--method", choices=("openvino", "onnxruntime"), default="openvino")
+    qnt.add_argument(
+        "--calibrate", nargs="+", required=True, help="videos for calibration + validation"
+    )
+    qnt.add_argument(
+        "--heldout", nargs="+", required=True, help="other videos, for the acceptance check"
+    )
+    qnt.add_argument("--out", required=True, type=Path, help="output .xml (openvino) or .onnx")
+    qnt.add_argument("--frames-per-clip", type=int, default=8, help="calibration+validation")
+    qnt.add_argument("--heldout-per-clip", type=int, default=4)
+    qnt.add_argument("--short-side", type=int, default=392, help="inference resolution")
+    qnt.add_argument("--min-iou", type=float, default=0.98, help="acceptance threshold")
+    qnt.add_argument(
+        "--no-accuracy-control", action="store_true", help="openvino: quantise every layer"
     )
     return parser
 
@@ -167,7 +192,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     import torch
 
     from trt.engine import require_tensorrt
-    from trt.runtimes import TensorRTBackend, create_runtime_backend, onnxruntime_importable
+    from trt.openvino_runtime import INSTALL_HINT, openvino_importable
+    from trt.runtimes import TensorRTBackend, make_backend, onnxruntime_importable
 
     loaded = load_model(args.checkpoint, device="cpu")
     images = synthetic_images(args.batch, args.height, args.width, seed=3)
@@ -182,7 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         backend = (
             TensorRTBackend(args.engine)
             if args.engine
-            else create_runtime_backend("tensorrt", model=loaded.model, checkpoint=args.checkpoint)
+            else make_backend("tensorrt", model=loaded.model, checkpoint=args.checkpoint)
         )
         eager = TorchBackend(loaded.model, device="cuda")
         reference = eager.logits(images)
@@ -199,7 +225,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         loaded.model.cpu()
     if onnxruntime_importable():
-        backend = create_runtime_backend(
+        backend = make_backend(
             "onnxruntime", model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
         )
         eager = TorchBackend(loaded.model, device="cpu")
@@ -211,12 +237,77 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
     else:
         print("ONNX Runtime: not installed (pip install onnxruntime)")
+    if openvino_importable():
+        backend = make_backend(
+            "openvino", model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
+        )
+        eager = TorchBackend(loaded.model, device="cpu")
+        reference = eager.logits(images)
+        ref_fps = measure_fps(eager.logits, images, args.iterations)
+        fps = measure_fps(backend.logits, images, args.iterations)
+        ious.append(
+            report(f"{backend.name} (CPU)", reference, backend.logits(images), fps, ref_fps)
+        )
+    else:
+        print(f"OpenVINO: not installed ({INSTALL_HINT})")
     if not ious:
-        raise TensorRTUnavailable("neither TensorRT nor ONNX Runtime can run here")
+        raise TensorRTUnavailable("neither TensorRT, ONNX Runtime nor OpenVINO can run here")
     if min(ious) < args.min_iou:
         print(f"FAILED: mask IoU {min(ious):.4f} < {args.min_iou}")
         return 1
     return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from trt.quantize import quantize_onnxruntime, quantize_openvino, sample_frames, split_alternate
+
+    overlap = {Path(c).resolve() for c in args.calibrate} & {
+        Path(c).resolve() for c in args.heldout
+    }
+    if overlap:
+        raise ValueError(
+            f"held-out clips must not be calibration clips: {sorted(map(str, overlap))}"
+        )
+    suffix = ".xml" if args.method == "openvino" else ".onnx"
+    if args.out.suffix != suffix:
+        raise ValueError(f"{args.out}: --method {args.method} writes a {suffix} file")
+    loaded = load_model(args.checkpoint, device="cpu")
+    calibration, validation = split_alternate(
+        sample_frames(args.calibrate, args.frames_per_clip, args.short_side)
+    )
+    heldout = sample_frames(args.heldout, args.heldout_per_clip, args.short_side)
+    provenance = {
+        "checkpoint_sha256": file_sha256(resolve_checkpoint_path(args.checkpoint)),
+        "calibration_clips": ",".join(Path(c).name for c in args.calibrate),
+        "heldout_clips": ",".join(Path(c).name for c in args.heldout),
+        "foreground_channel": ""
+        if loaded.foreground_channel is None
+        else str(loaded.foreground_channel),
+    }
+    if args.method == "openvino":
+        result = quantize_openvino(
+            loaded.model,
+            args.out,
+            calibration,
+            validation,
+            heldout,
+            min_iou=args.min_iou,
+            max_drop=1.0 - args.min_iou,
+            provenance=provenance,
+            accuracy_control=not args.no_accuracy_control,
+        )
+    else:
+        result = quantize_onnxruntime(
+            loaded.model,
+            args.out,
+            calibration,
+            validation,
+            heldout,
+            min_iou=args.min_iou,
+            provenance=provenance,
+        )
+    print(result)
+    return 0 if result.accepted else 1
 
 
 def setup_logging() -> None:
@@ -234,10 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2: TensorRT/CUDA missing, 1: other errors)."""
     args = build_parser().parse_args(argv)
     setup_logging()
-    commands = {"export": cmd_export, "build": cmd_build, "check": cmd_check}
+    commands = {
+        "export": cmd_export,
+        "build": cmd_build,
+        "check": cmd_check,
+        "quantize": cmd_quantize,
+    }
     try:
         return commands[args.command](args)
-    except TensorRTUnavailable as err:
+    except (TensorRTUnavailable, OpenVINOUnavailable) as err:
         print(f"amd-trt: error: {err}", file=sys.stderr)
         return 2
     except (

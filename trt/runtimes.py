@@ -1,18 +1,22 @@
-"""Runtimes that honour :class:`amd_plugin.backends.InferenceBackend` (``logits(batch)``).
+"""Runtimes that honour :class:`amd_plugin.backends.InferenceBackend` (``logits(batch)``),
+and :func:`make_backend`, which builds one by name.
 
-- :class:`OnnxRuntimeBackend`: ONNX Runtime on CPU.
+- :class:`OnnxRuntimeBackend`: ONNX Runtime on CPU (fp32, fp16, or a calibrated int8 graph).
+- :class:`~trt.openvino_runtime.OpenVINOBackend`: OpenVINO on CPU (fp32 or calibrated int8).
 - :class:`TensorRTBackend`: a TensorRT engine, torch CUDA tensors as I/O buffers.
 - compiled PyTorch on GPU: :class:`amd_plugin.backends.TorchBackend` with
   ``compile=True, half=True``.
 
-Runtimes use the ``logits`` graph (the protocol returns logits and ``Segmenter`` applies the
-softmax). A ``masks`` graph is accepted too: the log of a softmax is a valid set of logits
-(softmax(log p) = p), so its output is returned as ``log p``. Graphs that output only the
-foreground channel or are upsampled cannot serve K segments and are refused.
+``Segmenter(..., backend="onnxruntime")`` reaches :func:`make_backend` through the entry
+points this package declares in the ``amd_objectness.backends`` group (see
+:mod:`amd_plugin.backends`): the core never imports this package.
+
+How graph outputs become logits, and the int8 acceptance rule: :mod:`trt.graph_output`.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 from pathlib import Path
@@ -33,7 +37,14 @@ from trt.engine import (
     tensorrt_importable,
 )
 from trt.export import ExportOptions, cpu_session, read_metadata
+from trt.graph_output import INT8_MIN_IOU, check_acceptance, runtime_kind, to_logits
 from trt.metadata import EngineMismatch, check_engine_metadata, metadata_path, read_engine_metadata
+from trt.openvino_runtime import (
+    OpenVINOBackend,
+    OpenVINOUnavailable,
+    openvino_importable,
+    require_openvino,
+)
 
 LOG = logging.getLogger(__name__)
 _TORCH_DTYPES = {
@@ -44,37 +55,27 @@ _TORCH_DTYPES = {
 }
 
 
-def to_logits(output: np.ndarray, kind: str) -> np.ndarray:
-    """Graph output → logits (``masks`` graphs: ``log p``, clipped away from log 0)."""
-    output = output.astype(np.float32, copy=False)
-    return np.log(np.maximum(output, 1e-30)) if kind == "masks" else output
-
-
-def _runtime_kind(kind: str, upsampled: bool, source: str | Path) -> str:
-    if kind not in ("logits", "masks") or upsampled:
-        raise ValueError(
-            f"{source}: a runtime needs a graph with K segment outputs at 1/8 scale "
-            f"(output 'logits' or 'masks', not upsampled), this one outputs {kind!r}"
-            f"{' upsampled' if upsampled else ''}; export with ExportOptions(output='logits')"
-        )
-    return kind
-
-
 class OnnxRuntimeBackend:
     """ONNX Runtime on CPU (all graph optimisations, configurable intra-op threads).
 
     Args:
-        onnx_path: graph from :func:`trt.export.export_onnx` (``logits`` or ``masks``).
+        onnx_path: graph from :func:`trt.export.export_onnx` (``logits`` or ``masks``) or
+            an int8 graph from :func:`trt.quantize.quantize_onnxruntime`.
         threads: intra-op threads (``None``: one per core).
+        allow_rejected: run an int8 graph even when its acceptance check failed.
     """
 
-    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+    def __init__(
+        self, onnx_path: str | Path, threads: int | None = None, allow_rejected: bool = False
+    ) -> None:
         self.path = Path(onnx_path)
         meta = read_metadata(self.path)
+        check_acceptance(meta, self.path, allow_rejected)
+        self.metadata = meta
         self.session = cpu_session(self.path, threads)
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         self.input_name, self.output_name = inp.name, out.name
-        self.kind = _runtime_kind(
+        self.kind = runtime_kind(
             meta.get("output") or out.name, meta.get("upsample") == "true", self.path
         )
         self.input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
@@ -83,7 +84,8 @@ class OnnxRuntimeBackend:
         self.foreground_channel = (
             int(meta["foreground_channel"]) if meta.get("foreground_channel") else None
         )
-        self.name = "onnxruntime" + ("-fp16" if meta.get("precision") == "fp16" else "")
+        precision = meta.get("precision", "fp32")
+        self.name = "onnxruntime" + ("" if precision == "fp32" else f"-{precision}")
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """``B×3×H×W`` float32 ImageNet-normalised → ``B×K×h×w`` float32 logits."""
@@ -147,7 +149,7 @@ class TensorRTBackend:
         self.profile = ShapeProfile(
             (lo[0], lo[2], lo[3]), (opt[0], opt[2], opt[3]), (hi[0], hi[2], hi[3])
         )
-        self.kind = _runtime_kind(meta.get("output") or self.output_name, False, self.path)
+        self.kind = runtime_kind(meta.get("output") or self.output_name, False, self.path)
         self.num_segments = int(
             meta.get("num_segments") or self.engine.get_tensor_shape(self.output_name)[1]
         )
@@ -206,23 +208,37 @@ def choose_backend(
     tensorrt_importable: bool,
     cuda_available: bool,
     onnxruntime_importable: bool,
-) -> str:
-    """The ``auto`` policy: ``tensorrt``, ``torch-compiled``, ``onnxruntime`` or ``torch``.
+    openvino_importable: bool = False,
+) -> list[str]:
+    """The ``auto`` policy: candidate runtimes, fastest first (the first that builds and
+    passes :func:`verify_backend` runs).
 
-    A given engine wins when TensorRT and a GPU are there; else a GPU runs compiled
-    half-precision PyTorch; else ONNX Runtime on CPU; else eager PyTorch.
+    A given engine comes first when TensorRT and a GPU are there; else a GPU runs compiled
+    half-precision PyTorch; on CPU, OpenVINO before ONNX Runtime before eager PyTorch (the
+    order measured by ``benchmarks/inference.py``, see ``benchmarks/README.md``). Eager
+    PyTorch always closes the list.
     """
+    order = []
     if engine_given and tensorrt_importable and cuda_available:
-        return "tensorrt"
+        order.append("tensorrt")
     if cuda_available:
-        return "torch-compiled"
-    if onnxruntime_importable:
-        return "onnxruntime"
-    return "torch"
+        order.append("torch-compiled")
+    else:
+        if openvino_importable:
+            order.append("openvino")
+        if onnxruntime_importable:
+            order.append("onnxruntime")
+    order.append("torch")
+    return order
 
 
 def onnxruntime_importable() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def onnx_export_importable() -> bool:
+    """Whether this machine can export ONNX graphs (``onnx`` and ``onnxscript``)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript"))
 
 
 def _require_model(model: AMD | None, checkpoint: str | Path | None, what: str) -> AMD:
@@ -233,30 +249,66 @@ def _require_model(model: AMD | None, checkpoint: str | Path | None, what: str) 
     return load_model(checkpoint, device="cpu").model
 
 
-def create_runtime_backend(
+def verify_backend(
+    backend: InferenceBackend, model: AMD, min_iou: float = INT8_MIN_IOU
+) -> float | None:
+    """Mask IoU of ``backend`` against eager fp32 PyTorch on two small synthetic images.
+
+    Returns the IoU, or ``None`` when it is below ``min_iou`` (or the shapes differ). int8
+    models are not probed here: they carry the result of their held-out acceptance check,
+    which their loader has already enforced.
+    """
+    from trt.parity import compare_probabilities, softmax, synthetic_images
+
+    if getattr(backend, "metadata", {}).get("int8_accepted") == "true":
+        return 1.0
+    images = synthetic_images(2, 64, 96, seed=4)
+    net = copy.deepcopy(model.appearance).float().cpu().eval()  # the caller's stays put
+    with torch.inference_mode():
+        reference = net(torch.from_numpy(images)).numpy()
+    got = backend.logits(images)
+    if got.shape != reference.shape:
+        return None
+    iou = compare_probabilities(softmax(reference), softmax(got)).mask_iou
+    return iou if iou >= min_iou else None
+
+
+def make_backend(
     name: str,
     model: AMD | None = None,
     checkpoint: str | Path | None = None,
     engine: str | Path | None = None,
     onnx: str | Path | None = None,
+    ir: str | Path | None = None,
     device: str | torch.device = "auto",
     threads: int | None = None,
     cache_dir: str | Path | None = None,
     check_metadata: bool = True,
+    allow_rejected: bool = False,
     **options: Any,
 ) -> InferenceBackend:
-    """Build a runtime by name: ``onnxruntime``, ``tensorrt``, ``torch-compiled`` or ``auto``.
+    """Build a runtime by name: ``onnxruntime``, ``openvino``, ``tensorrt``,
+    ``torch-compiled``, ``torch`` or ``auto``.
+
+    This is the factory behind the ``amd_objectness.backends`` entry points, so
+    ``Segmenter(..., backend=name, **options)`` lands here with the same arguments.
 
     Args:
-        name: which runtime (``auto``: see :func:`choose_backend`; a given engine that
-            cannot run here falls back, with a warning, to the next choice).
+        name: which runtime. ``auto`` tries :func:`choose_backend`'s candidates in order
+            and takes the first that builds and agrees with eager PyTorch
+            (:func:`verify_backend`); the choice is logged and is the backend's ``name``.
         model, checkpoint: the weights (a checkpoint is loaded only when needed).
         engine: TensorRT engine; without one, ``tensorrt`` builds (and caches) an engine.
-        onnx: ONNX graph for ``onnxruntime``; without one the model is exported to the cache.
+        onnx: ONNX graph for ``onnxruntime`` (or ``openvino``); without one the model is
+            exported to the cache. An int8 graph from ``amd-trt quantize`` goes here too.
+        ir: OpenVINO IR (``.xml``) for ``openvino``, e.g. an int8 model from
+            ``amd-trt quantize``; without ``ir`` or ``onnx`` the cached ONNX export is read
+            (or, without the ONNX packages, the PyTorch model is converted directly).
         device: ``auto``/``cpu``/``cuda[:N]``; ``cpu`` rules out the GPU runtimes.
-        threads: ONNX Runtime intra-op threads.
+        threads: ONNX Runtime / OpenVINO threads.
         cache_dir: export/engine cache (default ``~/.cache/amd-objectness``).
         check_metadata: refuse engines built for another GPU/TensorRT (default).
+        allow_rejected: run an int8 model whose acceptance check failed.
         options: ``half``/``compile``/``channels_last`` for the PyTorch runtimes, and
             ``profile``/``fp16``/``workspace_gb``… for engines built on the fly.
     """
@@ -267,38 +319,79 @@ def create_runtime_backend(
         raise TypeError(
             f"unknown backend option(s) {sorted(unknown)}; known: {sorted(torch_keys | build_keys)}"
         )
-    if name == "auto":
-        cuda = torch.cuda.is_available() and resolve_device(device).type == "cuda"
-        choice = choose_backend(
-            engine is not None, tensorrt_importable(), cuda, onnxruntime_importable()
-        )
-        if choice == "tensorrt":
-            try:
-                return TensorRTBackend(engine, device, check_metadata)  # type: ignore[arg-type]
-            except (TensorRTUnavailable, EngineMismatch) as err:
-                LOG.warning("not using TensorRT engine: %s", err)
-                choice = choose_backend(False, False, cuda, onnxruntime_importable())
-        LOG.info("auto backend: %s", choice)
-        name = choice
+    files = {"engine": engine, "onnx": onnx, "ir": ir}
+    common = {
+        "model": model,
+        "checkpoint": checkpoint,
+        "device": device,
+        "threads": threads,
+        "cache_dir": cache_dir,
+        "check_metadata": check_metadata,
+        "allow_rejected": allow_rejected,
+    }
+    if name != "auto":
+        return _build(name, files, common, options)
+    cuda = torch.cuda.is_available() and resolve_device(device).type == "cuda"
+    candidates = choose_backend(
+        engine is not None,
+        tensorrt_importable(),
+        cuda,
+        onnxruntime_importable(),
+        openvino_importable(),
+    )
+    weights = _require_model(model, checkpoint, "auto")
+    common["model"] = weights
+    for choice in candidates:
+        if choice == "torch":
+            break
+        try:
+            backend = _build(choice, files, common, options)
+        except (TensorRTUnavailable, EngineMismatch, OpenVINOUnavailable, ImportError) as err:
+            LOG.warning("auto backend: not using %s: %s", choice, err)
+            continue
+        iou = verify_backend(backend, weights)
+        if iou is None:
+            LOG.warning("auto backend: %s disagrees with eager PyTorch, not using it", choice)
+            continue
+        LOG.info("auto backend: %s", backend.name)
+        return backend
+    LOG.info("auto backend: torch")
+    return _build("torch", files, common, options)
+
+
+def _build(
+    name: str, files: dict[str, Any], common: dict[str, Any], options: dict[str, Any]
+) -> InferenceBackend:
+    """One named runtime (see :func:`make_backend` for the arguments)."""
+    model, checkpoint, device = common["model"], common["checkpoint"], common["device"]
+    threads, cache_dir = common["threads"], common["cache_dir"]
+    torch_opts = {k: v for k, v in options.items() if k in {"half", "compile", "channels_last"}}
     if name == "onnxruntime":
+        onnx = files["onnx"]
         if onnx is None:
             onnx = cached_onnx(ExportOptions(output="logits"), model, checkpoint, cache_dir)
-        return OnnxRuntimeBackend(onnx, threads=threads)
+        return OnnxRuntimeBackend(onnx, threads=threads, allow_rejected=common["allow_rejected"])
+    if name == "openvino":
+        require_openvino()  # before a long export
+        source: Any = files["ir"] or files["onnx"]
+        if source is None:
+            if onnx_export_importable():
+                source = cached_onnx(ExportOptions(output="logits"), model, checkpoint, cache_dir)
+            else:
+                source = _require_model(model, checkpoint, name)
+        return OpenVINOBackend(source, threads=threads, allow_rejected=common["allow_rejected"])
     if name == "tensorrt":
+        engine = files["engine"]
         if engine is None:
-            build = {k: v for k, v in options.items() if k in build_keys}
+            build = {k: v for k, v in options.items() if k not in torch_opts}
             engine = cached_engine(model, checkpoint, cache_dir=cache_dir, **build)
-        return TensorRTBackend(engine, device, check_metadata)
+        return TensorRTBackend(engine, device, common["check_metadata"])
     if name == "torch-compiled":
-        torch_opts = {
-            "half": True,
-            "compile": True,
-            **{k: v for k, v in options.items() if k in torch_keys},
-        }
+        torch_opts = {"half": True, "compile": True, **torch_opts}
         return TorchBackend(_require_model(model, checkpoint, name), device=device, **torch_opts)
     if name == "torch":
-        torch_opts = {k: v for k, v in options.items() if k in torch_keys}
         return TorchBackend(_require_model(model, checkpoint, name), device=device, **torch_opts)
     raise ValueError(
-        f"unknown runtime '{name}' (choose onnxruntime, tensorrt, torch-compiled, torch or auto)"
+        f"unknown runtime '{name}' "
+        "(choose onnxruntime, openvino, tensorrt, torch-compiled, torch or auto)"
     )

@@ -82,8 +82,10 @@ class ApplyAMD(foo.Operator):
         if not ctx.delegated:
             yield ctx.ops.reload_dataset()
             failed = f", {len(summary.failed)} failed" if summary.failed else ""
+            ran = f" ({summary.backend})" if summary.backend else ""
             yield ctx.ops.notify(
-                f"AMD: {len(summary.processed)} processed, {len(summary.skipped)} skipped{failed}",
+                f"AMD{ran}: {len(summary.processed)} processed, {len(summary.skipped)} "
+                f"skipped{failed}",
                 variant="warning" if summary.failed else "success",
             )
 

@@ -25,6 +25,7 @@ def test_images_with_the_real_model(fo, image_dataset, checkpoint, tmp_path):
     segmenter = Segmenter(str(checkpoint), device="cpu", short_side=48)
     summary = apply_to_collection(image_dataset, segmenter, _options(tmp_path))
     assert len(summary.processed) == len(image_dataset) and not summary.failed
+    assert summary.backend == "torch"  # which backend ran is reported
     for sample in image_dataset:
         mask = np.asarray(Image.open(sample.amd_mask.mask_path))
         assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
