@@ -56,7 +56,14 @@ def train_checkpoint(out: Path, minutes: float) -> Path:
         print(f"    reusing {run / 'last.pt'} (delete it to train again)")
         return run / "last.pt"
     cfg = load_train_config("synthetic.yaml", [f"run.out_dir={run}", f"run.max_minutes={minutes}"])
+    print(
+        f"    watch it learn: {run / 'emergence.png'} (held-out IoU vs minutes, redrawn every "
+        f"{cfg.eval.every_minutes:g} min) and {run / 'previews'}/ (a strip every "
+        f"{cfg.run.preview_every} steps: frames, segments, segment flow, reconstruction)",
+        flush=True,
+    )
     train(cfg)
+    print(f"    curve: {run / 'emergence.png'}")
     return run / "last.pt"
 
 

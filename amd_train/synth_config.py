@@ -16,7 +16,7 @@ class SyntheticConfig:
     """How synthetic videos look. Distances are pixels at the configured size.
 
     The defaults are the *noise world*: coarse multi-octave noise behind a slowly panning
-    camera, one or two large objects filled with finer noise in other colours. On it the
+    camera, one large object filled with finer noise in other colours. On it the
     appearance network learns to segment from view synthesis alone within minutes on a CPU
     (``benchmarks/README.md``, emergence). ``configs/synthetic_textured.yaml`` keeps the
     harder *textured world* (periodic textures, more and smaller objects, camouflage).
@@ -47,7 +47,7 @@ class SyntheticConfig:
     width: int = 128
     num_frames: int = 32
     min_objects: int = 1
-    max_objects: int = 2
+    max_objects: int = 1
     object_size: tuple[float, float] = (0.4, 0.75)
     object_speed: tuple[float, float] = (2.0, 6.0)
     background_pan: float = 1.5

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "held-out foreground IoU",
         "amd-train --config synthetic.yaml",
         hlines=chance
-        + ([(0.7, "target @15 min"), (0.8, "target @30 min")] if args.x == "minutes" else []),
+        + ([(0.75, "goal @15 min"), (0.85, "goal @30 min")] if args.x == "minutes" else []),
     )
     print(f"plot: {out}")
     return 0

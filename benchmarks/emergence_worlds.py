@@ -58,11 +58,11 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         "objects 1-3 px/frame (was 2-6)",
     ),
     "gap_1": (TEXTURED, ["data.step_limit=1"], "frame gap 1 (was 1-3)"),
-    "noise_world": ("synthetic.yaml", [], "the noise world (synthetic.yaml default)"),
-    "noise_world_one_object": (
+    "noise_world": ("synthetic.yaml", [], "the noise world (synthetic.yaml, the default)"),
+    "noise_world_two_objects": (
         "synthetic.yaml",
-        ["data.synthetic.max_objects=1"],
-        "the noise world with one object",
+        ["data.synthetic.max_objects=2"],
+        "the noise world with 1-2 objects",
     ),
 }
 
