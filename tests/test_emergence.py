@@ -48,9 +48,10 @@ def test_stop_at_step_ends_the_run_without_changing_the_schedule(tmp_path):
 
 # Steps of the regression run and the factor over the no-model guess it must reach. The run
 # takes a few minutes on two cores; a broken loss, warp, data pipeline or channel choice
-# leaves the IoU at or below the guess.
+# leaves the IoU at or below the guess. Measured with this seed: 0.49 at 150 steps against a
+# guess of 0.22; later evaluations swing by about ±0.1, hence 1.6× rather than 2×.
 REGRESSION_STEPS = 150
-REGRESSION_FACTOR = 2.0
+REGRESSION_FACTOR = 1.6
 
 
 @pytest.mark.slow
