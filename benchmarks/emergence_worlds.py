@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                 {k: r[k] for k in ("step", "minutes", "iou", "oracle_iou") if k in r} for r in evals
             ],
         }
-    steps = sorted({e["step"] for row in rows.values() for e in row["evals"]})
+    steps = sorted({int(e["step"]) for row in rows.values() for e in row["evals"]})
     print("\n| variant | " + " | ".join(f"IoU @ {s}" for s in steps) + " | no-model guess |")
     print("|---|" + "---:|" * (len(steps) + 1))
     for name, row in rows.items():
-        by_step = {e["step"]: e["iou"] for e in row["evals"]}
+        by_step = {int(e["step"]): e["iou"] for e in row["evals"]}
         cells = [f"{by_step[s]:.3f}" if s in by_step else "–" for s in steps]
         print(f"| {name}: {row['what']} | " + " | ".join(cells) + f" | {row['chance_iou']:.3f} |")
     if args.record:
