@@ -123,9 +123,26 @@ def test_segmenter_openvino_equals_torch(decisive_model):
         assert abs(got.objectness - want.objectness) < 1e-3
 
 
-def test_auto_prefers_openvino_on_cpu_and_verifies_it(decisive_model, monkeypatch, caplog):
-    assert Segmenter(decisive_model, backend="auto", device="cpu").backend.name == "openvino"
+def fixed_probe(monkeypatch, seconds: dict[str, float]) -> None:
+    """Make auto's timing of the CPU runtimes deterministic."""
+    monkeypatch.setattr(runtimes, "probe_seconds", lambda backend: seconds[backend.name])
 
+
+def test_auto_takes_the_fastest_verified_runtime(decisive_model, monkeypatch, caplog):
+    pytest.importorskip("onnxruntime")
+    caplog.set_level("INFO", logger="trt.runtimes")
+    fixed_probe(monkeypatch, {"openvino": 1.0, "onnxruntime": 2.0})
+    assert Segmenter(decisive_model, backend="auto", device="cpu").backend.name == "openvino"
+    assert "openvino 1.000 s, onnxruntime 2.000 s per 392×696 frame" in caplog.text
+    fixed_probe(monkeypatch, {"openvino": 2.0, "onnxruntime": 1.0})
+    assert Segmenter(decisive_model, backend="auto", device="cpu").backend.name == "onnxruntime"
+    # the real probe: a number of seconds for a frame of the default inference size
+    backend = runtimes.make_backend("openvino", model=decisive_model)
+    monkeypatch.undo()
+    assert 0 < runtimes.probe_seconds(backend) < 60
+
+
+def test_auto_leaves_out_a_runtime_that_disagrees(decisive_model, monkeypatch, caplog):
     class Wrong(OpenVINOBackend):
         def logits(self, batch):
             return -super().logits(batch)  # every pixel takes another segment
@@ -137,7 +154,7 @@ def test_auto_prefers_openvino_on_cpu_and_verifies_it(decisive_model, monkeypatc
     assert "openvino disagrees with eager PyTorch" in caplog.text
 
 
-def test_amd_segment_reports_the_backend(decisive_model, tmp_path, capsys):
+def test_amd_segment_reports_the_backend(decisive_model, tmp_path, capsys, monkeypatch):
     import json
 
     from amd_plugin import save_checkpoint
@@ -151,6 +168,7 @@ def test_amd_segment_reports_the_backend(decisive_model, tmp_path, capsys):
             frame = np.full((48, 64, 3), 40, np.uint8)
             frame[10:30, 10 + 4 * i : 30 + 4 * i] = 220
             writer.write(frame)
+    fixed_probe(monkeypatch, {"openvino": 1.0, "onnxruntime": 2.0})
     for backend in ("openvino", "auto"):
         out = tmp_path / backend
         args = [str(clip), "--checkpoint", str(ckpt), "--out", str(out), "--short-side", "48"]

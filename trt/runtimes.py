@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from trt.openvino_runtime import (
     openvino_importable,
     require_openvino,
 )
+from trt.parity import compare_probabilities, softmax, synthetic_images
 
 LOG = logging.getLogger(__name__)
 _TORCH_DTYPES = {
@@ -210,13 +212,14 @@ def choose_backend(
     onnxruntime_importable: bool,
     openvino_importable: bool = False,
 ) -> list[str]:
-    """The ``auto`` policy: candidate runtimes, fastest first (the first that builds and
-    passes :func:`verify_backend` runs).
+    """The ``auto`` candidates, in order.
 
-    A given engine comes first when TensorRT and a GPU are there; else a GPU runs compiled
-    half-precision PyTorch; on CPU, OpenVINO before ONNX Runtime before eager PyTorch (the
-    order measured by ``benchmarks/inference.py``, see ``benchmarks/README.md``). Eager
-    PyTorch always closes the list.
+    On a GPU the first that builds and passes :func:`verify_backend` runs: a given engine
+    when TensorRT is there, else compiled half-precision PyTorch. On a CPU, every installed
+    runtime among OpenVINO and ONNX Runtime that builds and passes is timed on this machine
+    (:func:`probe_seconds`) and the fastest runs: measured in ``benchmarks/inference.py``
+    they are within 2–20% of each other and which one leads depends on the model, the size
+    and the load. Eager PyTorch closes the list (the fallback).
     """
     order = []
     if engine_given and tensorrt_importable and cuda_available:
@@ -258,8 +261,6 @@ def verify_backend(
     models are not probed here: they carry the result of their held-out acceptance check,
     which their loader has already enforced.
     """
-    from trt.parity import compare_probabilities, softmax, synthetic_images
-
     if getattr(backend, "metadata", {}).get("int8_accepted") == "true":
         return 1.0
     images = synthetic_images(2, 64, 96, seed=4)
@@ -294,9 +295,10 @@ def make_backend(
     ``Segmenter(..., backend=name, **options)`` lands here with the same arguments.
 
     Args:
-        name: which runtime. ``auto`` tries :func:`choose_backend`'s candidates in order
-            and takes the first that builds and agrees with eager PyTorch
-            (:func:`verify_backend`); the choice is logged and is the backend's ``name``.
+        name: which runtime. ``auto``: of :func:`choose_backend`'s candidates that build
+            and agree with eager PyTorch (:func:`verify_backend`), on a GPU the first, on a
+            CPU the fastest on this machine (:func:`probe_seconds`; an ``ir`` given makes
+            it OpenVINO); the choice is logged and is the backend's ``name``.
         model, checkpoint: the weights (a checkpoint is loaded only when needed).
         engine: TensorRT engine; without one, ``tensorrt`` builds (and caches) an engine.
         onnx: ONNX graph for ``onnxruntime`` (or ``openvino``); without one the model is
@@ -341,6 +343,7 @@ def make_backend(
     )
     weights = _require_model(model, checkpoint, "auto")
     common["model"] = weights
+    verified: list[InferenceBackend] = []
     for choice in candidates:
         if choice == "torch":
             break
@@ -349,14 +352,45 @@ def make_backend(
         except (TensorRTUnavailable, EngineMismatch, OpenVINOUnavailable, ImportError) as err:
             LOG.warning("auto backend: not using %s: %s", choice, err)
             continue
-        iou = verify_backend(backend, weights)
-        if iou is None:
+        if verify_backend(backend, weights) is None:
             LOG.warning("auto backend: %s disagrees with eager PyTorch, not using it", choice)
             continue
-        LOG.info("auto backend: %s", backend.name)
-        return backend
-    LOG.info("auto backend: torch")
-    return _build("torch", files, common, options)
+        verified.append(backend)
+        # GPU runtimes come in a fixed order; a given OpenVINO model is what was asked for
+        if cuda or (choice == "openvino" and ir is not None):
+            break
+    if not verified:
+        LOG.info("auto backend: torch")
+        return _build("torch", files, common, options)
+    if len(verified) == 1:
+        LOG.info("auto backend: %s", verified[0].name)
+        return verified[0]
+    seconds = {backend.name: probe_seconds(backend) for backend in verified}
+    fastest = min(verified, key=lambda backend: seconds[backend.name])
+    LOG.info(
+        "auto backend: %s (%s per %d×%d frame)",
+        fastest.name,
+        ", ".join(f"{name} {t:.3f} s" for name, t in seconds.items()),
+        *AUTO_PROBE_SIZE,
+    )
+    return fastest
+
+
+# the frame size auto times the CPU runtimes on: the default inference size of a 16:9 video
+AUTO_PROBE_SIZE = (392, 696)
+
+
+def probe_seconds(backend: InferenceBackend, repeats: int = 2) -> float:
+    """Best-of-``repeats`` seconds of one ``backend.logits`` call on a frame of
+    :data:`AUTO_PROBE_SIZE`, after a warm-up call."""
+    frame = synthetic_images(1, *AUTO_PROBE_SIZE, seed=6)
+    backend.logits(frame)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        backend.logits(frame)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _build(

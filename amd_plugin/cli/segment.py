@@ -38,8 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--backend",
         default="torch",
         choices=backend_names(),
-        help="inference runtime; 'auto' takes the fastest one here that agrees with PyTorch "
-        "(on CPU: openvino, then onnxruntime, then torch)",
+        help="inference runtime; 'auto' takes the fastest one on this machine that agrees "
+        "with PyTorch (on a CPU: openvino or onnxruntime, timed at start; else torch)",
     )
     p.add_argument(
         "--runtime-model",
