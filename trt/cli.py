@@ -224,9 +224,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         )
         loaded.model.cpu()
-    if onnxruntime_importable():
+    cpu_runtimes = (
+        (
+            "onnxruntime",
+            onnxruntime_importable,
+            "ONNX Runtime: not installed (pip install onnxruntime)",
+        ),
+        ("openvino", openvino_importable, f"OpenVINO: not installed ({INSTALL_HINT})"),
+    )
+    for name, importable, missing in cpu_runtimes:
+        if not importable():
+            print(missing)
+            continue
         backend = make_backend(
-            "onnxruntime", model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
+            name, model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
         )
         eager = TorchBackend(loaded.model, device="cpu")
         reference = eager.logits(images)
@@ -235,21 +246,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         ious.append(
             report(f"{backend.name} (CPU)", reference, backend.logits(images), fps, ref_fps)
         )
-    else:
-        print("ONNX Runtime: not installed (pip install onnxruntime)")
-    if openvino_importable():
-        backend = make_backend(
-            "openvino", model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
-        )
-        eager = TorchBackend(loaded.model, device="cpu")
-        reference = eager.logits(images)
-        ref_fps = measure_fps(eager.logits, images, args.iterations)
-        fps = measure_fps(backend.logits, images, args.iterations)
-        ious.append(
-            report(f"{backend.name} (CPU)", reference, backend.logits(images), fps, ref_fps)
-        )
-    else:
-        print(f"OpenVINO: not installed ({INSTALL_HINT})")
     if not ious:
         raise TensorRTUnavailable("neither TensorRT, ONNX Runtime nor OpenVINO can run here")
     if min(ious) < args.min_iou:
