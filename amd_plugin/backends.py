@@ -14,7 +14,7 @@ installed distribution: the entry point's name is the backend's name and it load
     factory(name, *, model, checkpoint, device, **options) -> InferenceBackend
 
 This package's own ``pyproject.toml`` declares ``onnxruntime``, ``openvino``, ``tensorrt``,
-``torch-compiled`` and ``auto`` with :func:`trt.runtimes.make_backend`. The core only reads
+``torch-compiled`` and ``auto`` with :func:`trt.backend_choice.make_backend`. The core only reads
 the installed metadata (:mod:`importlib.metadata`); it imports no runtime itself, so it
 installs and runs without them, and ``auto`` falls back to ``torch`` when no provider of
 ``auto`` is installed.

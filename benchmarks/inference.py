@@ -41,6 +41,7 @@ from amd_plugin import AMD, ModelConfig, Segmenter, load_model
 from amd_plugin.backends import InferenceBackend, TorchBackend
 from amd_plugin.io.video import VideoWriter, iter_frames
 from amd_plugin.predictor import prepare_image
+from trt.backend_choice import onnxruntime_importable
 from trt.cache import cached_onnx, model_fingerprint
 from trt.cache_dir import cache_root
 from trt.engine import TensorRTUnavailable, parse_shape, require_tensorrt
@@ -56,7 +57,7 @@ from trt.quantize import (
     sample_frames,
     split_alternate,
 )
-from trt.runtimes import OnnxRuntimeBackend, TensorRTBackend, onnxruntime_importable
+from trt.runtimes import OnnxRuntimeBackend, TensorRTBackend
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-video"
 # int8 calibration (even frames) and accuracy-control validation (odd frames) come from these

@@ -42,7 +42,7 @@ def test_this_installation_declares_the_runtimes():
     assert names[0] == "torch"
     assert {"onnxruntime", "openvino", "tensorrt", "torch-compiled", "auto"} <= set(names)
     providers = core_backends.backend_providers()
-    assert providers["openvino"].value == "trt.runtimes:make_backend"
+    assert providers["openvino"].value == "trt.backend_choice:make_backend"
 
 
 def test_names_resolve_through_providers(monkeypatch, small_model):

@@ -15,7 +15,8 @@ pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
 from amd_plugin import AMD, ModelConfig, Segmenter, save_checkpoint  # noqa: E402
-from trt import cli, runtimes  # noqa: E402
+from trt import backend_choice, cli  # noqa: E402
+from trt.backend_choice import choose_backend, make_backend  # noqa: E402
 from trt.engine import TensorRTUnavailable, require_tensorrt  # noqa: E402
 from trt.export import (  # noqa: E402
     ExportOptions,
@@ -26,12 +27,7 @@ from trt.export import (  # noqa: E402
 )
 from trt.metadata import EngineMismatch, check_engine_metadata, write_metadata  # noqa: E402
 from trt.parity import mask_iou, softmax, synthetic_images  # noqa: E402
-from trt.runtimes import (  # noqa: E402
-    OnnxRuntimeBackend,
-    TensorRTBackend,
-    choose_backend,
-    make_backend,
-)
+from trt.runtimes import OnnxRuntimeBackend, TensorRTBackend  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +138,7 @@ def test_segmenter_onnxruntime_equals_torch(model, cache_dir):
 
 
 def test_auto_backend_on_cpu(model, monkeypatch):
-    monkeypatch.setattr(runtimes, "openvino_importable", lambda: False)  # see test_openvino
+    monkeypatch.setattr(backend_choice, "openvino_importable", lambda: False)  # see test_openvino
     assert make_backend("auto", model=model, device="cpu").name == "onnxruntime"
     # an engine that cannot run here (no TensorRT/GPU) falls back instead of failing
     backend = make_backend("auto", model=model, engine="missing.engine", device="cpu")

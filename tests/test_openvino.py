@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from amd_plugin import Segmenter
-from trt import runtimes
+from trt import backend_choice
 from trt.graph_output import RejectedModel
 from trt.openvino_runtime import OpenVINOUnavailable, openvino_importable, require_openvino
 from trt.parity import compare_probabilities, softmax, synthetic_images
@@ -37,7 +37,7 @@ def test_absent_openvino_is_a_clear_error(monkeypatch, small_model):
     with pytest.raises(OpenVINOUnavailable, match="openvino backend needs OpenVINO"):
         Segmenter(small_model, backend="openvino")
     # auto leaves it out
-    monkeypatch.setattr(runtimes, "onnxruntime_importable", lambda: False)
+    monkeypatch.setattr(backend_choice, "onnxruntime_importable", lambda: False)
     assert Segmenter(small_model, backend="auto", device="cpu").backend.name == "torch"
 
 
@@ -125,21 +125,21 @@ def test_segmenter_openvino_equals_torch(decisive_model):
 
 def fixed_probe(monkeypatch, seconds: dict[str, float]) -> None:
     """Make auto's timing of the CPU runtimes deterministic."""
-    monkeypatch.setattr(runtimes, "probe_seconds", lambda backend: seconds[backend.name])
+    monkeypatch.setattr(backend_choice, "probe_seconds", lambda backend: seconds[backend.name])
 
 
 def test_auto_takes_the_fastest_verified_runtime(decisive_model, monkeypatch, caplog):
     pytest.importorskip("onnxruntime")
-    caplog.set_level("INFO", logger="trt.runtimes")
+    caplog.set_level("INFO", logger="trt.backend_choice")
     fixed_probe(monkeypatch, {"openvino": 1.0, "onnxruntime": 2.0})
     assert Segmenter(decisive_model, backend="auto", device="cpu").backend.name == "openvino"
     assert "openvino 1.000 s, onnxruntime 2.000 s per 392×696 frame" in caplog.text
     fixed_probe(monkeypatch, {"openvino": 2.0, "onnxruntime": 1.0})
     assert Segmenter(decisive_model, backend="auto", device="cpu").backend.name == "onnxruntime"
     # the real probe: a number of seconds for a frame of the default inference size
-    backend = runtimes.make_backend("openvino", model=decisive_model)
+    backend = backend_choice.make_backend("openvino", model=decisive_model)
     monkeypatch.undo()
-    assert 0 < runtimes.probe_seconds(backend) < 60
+    assert 0 < backend_choice.probe_seconds(backend) < 60
 
 
 def test_auto_leaves_out_a_runtime_that_disagrees(decisive_model, monkeypatch, caplog):
@@ -147,9 +147,9 @@ def test_auto_leaves_out_a_runtime_that_disagrees(decisive_model, monkeypatch, c
         def logits(self, batch):
             return -super().logits(batch)  # every pixel takes another segment
 
-    monkeypatch.setattr(runtimes, "OpenVINOBackend", Wrong)
-    backend = runtimes.make_backend("auto", model=decisive_model, device="cpu")
-    expected = "onnxruntime" if runtimes.onnxruntime_importable() else "torch"
+    monkeypatch.setattr(backend_choice, "OpenVINOBackend", Wrong)
+    backend = backend_choice.make_backend("auto", model=decisive_model, device="cpu")
+    expected = "onnxruntime" if backend_choice.onnxruntime_importable() else "torch"
     assert backend.name == expected
     assert "openvino disagrees with eager PyTorch" in caplog.text
 

@@ -19,11 +19,12 @@ pytest.importorskip("onnxscript")
 
 from amd_plugin import AMD, ModelConfig, Segmenter  # noqa: E402
 from amd_plugin.backends import TorchBackend  # noqa: E402
+from trt.backend_choice import make_backend  # noqa: E402
 from trt.engine import ShapeProfile, build_engine  # noqa: E402
 from trt.export import ExportOptions, export_onnx  # noqa: E402
 from trt.metadata import EngineMismatch, metadata_path  # noqa: E402
 from trt.parity import compare_probabilities, softmax, synthetic_images  # noqa: E402
-from trt.runtimes import TensorRTBackend, make_backend  # noqa: E402
+from trt.runtimes import TensorRTBackend  # noqa: E402
 
 PROFILE = ShapeProfile((2, 64, 64), (2, 128, 192), (4, 256, 256))
 

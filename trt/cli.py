@@ -191,9 +191,10 @@ def report(
 def cmd_check(args: argparse.Namespace) -> int:
     import torch
 
+    from trt.backend_choice import make_backend, onnxruntime_importable
     from trt.engine import require_tensorrt
     from trt.openvino_runtime import INSTALL_HINT, openvino_importable
-    from trt.runtimes import TensorRTBackend, make_backend, onnxruntime_importable
+    from trt.runtimes import TensorRTBackend
 
     loaded = load_model(args.checkpoint, device="cpu")
     images = synthetic_images(args.batch, args.height, args.width, seed=3)
