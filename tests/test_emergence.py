@@ -47,11 +47,12 @@ def test_stop_at_step_ends_the_run_without_changing_the_schedule(tmp_path):
 
 
 # Steps of the regression run and the factor over the no-model guess it must reach. The run
-# takes a few minutes on two cores; a broken loss, warp, data pipeline or channel choice
-# leaves the IoU at or below the guess. Measured with this seed: 0.49 at 150 steps against a
-# guess of 0.22; later evaluations swing by about ±0.1, hence 1.6× rather than 2×.
-REGRESSION_STEPS = 150
-REGRESSION_FACTOR = 1.6
+# takes 5–10 minutes on two cores; a broken loss, warp, data pipeline or channel choice
+# leaves the IoU at or below the guess. Measured with the default config (one thread,
+# seeds 1 and 2): 0.49 and 0.58 at 300 steps against a guess of 0.22; emergence starts at
+# a different step on every run, hence 1.8× rather than 2×.
+REGRESSION_STEPS = 300
+REGRESSION_FACTOR = 1.8
 
 
 @pytest.mark.slow
