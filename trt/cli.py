@@ -233,6 +233,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         ),
         ("openvino", openvino_importable, f"OpenVINO: not installed ({INSTALL_HINT})"),
     )
+    cpu_eager = None  # eager CPU logits and frames/s: one reference for every CPU runtime
     for name, importable, missing in cpu_runtimes:
         if not importable():
             print(missing)
@@ -240,9 +241,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         backend = make_backend(
             name, model=loaded.model, checkpoint=args.checkpoint, threads=args.threads
         )
-        eager = TorchBackend(loaded.model, device="cpu")
-        reference = eager.logits(images)
-        ref_fps = measure_fps(eager.logits, images, args.iterations)
+        if cpu_eager is None:
+            eager = TorchBackend(loaded.model, device="cpu")
+            cpu_eager = (eager.logits(images), measure_fps(eager.logits, images, args.iterations))
+        reference, ref_fps = cpu_eager
         fps = measure_fps(backend.logits, images, args.iterations)
         ious.append(
             report(f"{backend.name} (CPU)", reference, backend.logits(images), fps, ref_fps)

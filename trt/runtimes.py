@@ -1,5 +1,5 @@
-"""Runtimes that honour :class:`amd_plugin.backends.InferenceBackend` (``logits(batch)``),
-(:func:`trt.backend_choice.make_backend` builds one by name).
+"""Runtimes that honour :class:`amd_plugin.backends.InferenceBackend` (``logits(batch)``);
+:func:`trt.backend_choice.make_backend` builds one by name.
 
 - :class:`OnnxRuntimeBackend`: ONNX Runtime on CPU (fp32, fp16, or a calibrated int8 graph).
 - :class:`~trt.openvino_runtime.OpenVINOBackend`: OpenVINO on CPU (fp32 or calibrated int8).
