@@ -27,6 +27,13 @@ class OptimConfig:
     accumulate: int = 1  # gradient accumulation steps per optimizer step
     # learning-rate multiplier for the motion pathway (1 = reference: one lr for all)
     motion_lr_scale: float = 1.0
+    # exponential moving average of the weights, evaluated and saved as the model
+    # (amd_train/weight_average.py); 0 disables. The horizon is ~1 / (1 - ema_decay) steps.
+    ema_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)

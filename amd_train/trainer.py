@@ -38,6 +38,7 @@ from amd_train.plots import emergence_plot
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
 from amd_train.sync_bn import convert_batchnorm
+from amd_train.weight_average import WeightAverage
 
 log = logging.getLogger("amd-train")
 
@@ -150,8 +151,11 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
 
     state = TrainState()
     resume = load_resume_state(out_dir) if cfg.run.resume else None
+    # with a weight average, "state_dict" holds the averaged weights (what inference loads)
+    # and "train_state_dict" the raw ones the optimizer steps
+    averaged = resume is not None and "train_state_dict" in resume
     if resume is not None:
-        model.load_state_dict(resume["state_dict"])
+        model.load_state_dict(resume["train_state_dict" if averaged else "state_dict"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         set_rng_state(resume["rng"])
@@ -170,6 +174,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         save_yaml(cfg, out_dir / "config.yaml")
 
     core = model
+    average = (
+        WeightAverage(core, cfg.optim.ema_decay)
+        if cfg.optim.ema_decay > 0 and info.is_main
+        else None
+    )
+    if average is not None and averaged:
+        average.restore(resume["state_dict"], resume["weight_average"])
     net = (
         DistributedDataParallel(
             model, device_ids=[info.device.index] if info.device.type == "cuda" else None
@@ -200,17 +211,25 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         return minutes_before + (time.monotonic() - start) / 60.0
 
     def checkpoint() -> None:
-        if info.is_main:
-            save_training_checkpoint(
-                out_dir, core, cfg, optimizer, scheduler, state.step,
-                {"epoch": state.epoch, "batch_in_epoch": state.batch_in_epoch},
-                state.foreground_channel, cfg.run.keep_last, {"history": state.history, "minutes": elapsed_minutes()},
-            )  # fmt: skip
+        if not info.is_main:
+            return
+        extra = {"history": state.history, "minutes": elapsed_minutes()}
+        if average is not None:
+            extra["train_state_dict"] = {k: v.detach().cpu() for k, v in core.state_dict().items()}
+            extra["weight_average"] = average.state()
+        save_training_checkpoint(
+            out_dir, core if average is None else average.model, cfg, optimizer, scheduler,
+            state.step, {"epoch": state.epoch, "batch_in_epoch": state.batch_in_epoch},
+            state.foreground_channel, cfg.run.keep_last, extra,
+        )  # fmt: skip
 
     def evaluate() -> None:
         if evaluator is None or not evaluator.enabled:
             return
-        result = evaluator.run(core)
+        result = evaluator.run(core if average is None else average.model)
+        if average is not None:  # the raw weights too, to show what the average adds
+            raw = evaluator.run(core)
+            result.update(raw_iou=raw["iou"], raw_oracle_iou=raw["oracle_iou"])
         result.update(step=state.step, minutes=elapsed_minutes())
         state.history.append(result)
         run_log.scalars(
@@ -218,8 +237,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             {k: v for k, v in result.items() if isinstance(v, (int, float))},
             kind="eval",
         )
+        raw = f"; raw weights {result['raw_iou']:.3f}" if average is not None else ""
         bar.write(
-            f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only; no-model guess {result['chance_iou']:.3f})"
+            f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only; no-model guess {result['chance_iou']:.3f}{raw})"
         )
         # the curve so far, redrawn at every evaluation so it can be watched while training
         emergence_plot(state.history, out_dir / "emergence.png", f"held-out IoU: {out_dir.name}")
@@ -267,6 +287,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
+            if average is not None:
+                average.update(core)
             state.step += 1
             bar.update(1)
 
@@ -316,7 +338,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 or (cfg.run.checkpoint_every and state.step % cfg.run.checkpoint_every == 0)
             ):
                 if done and evaluator is not None:
-                    state.foreground_channel = evaluator.choose_channel(core)
+                    state.foreground_channel = evaluator.choose_channel(
+                        core if average is None else average.model
+                    )
                     model.train()
                 checkpoint()
                 last_ckpt_time = time.monotonic()

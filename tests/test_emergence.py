@@ -47,13 +47,13 @@ def test_stop_at_step_ends_the_run_without_changing_the_schedule(tmp_path):
 
 
 # Steps of the regression run and the factor over the no-model guess it must reach. The run
-# takes 10–20 minutes on two cores; a broken loss, warp, data pipeline or channel choice
-# leaves the IoU at or below the guess (0.05–0.12 in runs that did not emerge). Measured:
-# this test's own run 0.353 at 300 steps (guess 0.219); the default config with one thread,
-# seeds 1 and 2: 0.49 and 0.58. Emergence starts at a different step on every run, hence
-# 1.5× rather than 2×.
-REGRESSION_STEPS = 300
-REGRESSION_FACTOR = 1.5
+# takes about 8 minutes on two cores; a broken loss, warp, data pipeline or channel choice
+# leaves the IoU at or below the guess (0.05–0.12 in runs that did not emerge). Measured with
+# the default config (batch 4, weight average), seed 0: the timed run 0.57 at 588 steps and
+# 0.66 at 789 (guess 0.219); this test's own run passed (≥ 0.438) in 11.7 minutes on a
+# shared CPU.
+REGRESSION_STEPS = 600
+REGRESSION_FACTOR = 2.0
 
 
 @pytest.mark.slow
@@ -65,4 +65,7 @@ def test_default_world_emerges_within_a_fixed_number_of_steps(tmp_path):
     state = train(load_train_config("synthetic.yaml", overrides), show_progress=False)
     final = state.history[-1]
     assert final["step"] == REGRESSION_STEPS
+    print(
+        f"held-out IoU {final['iou']:.3f} at {final['step']} steps (guess {final['chance_iou']:.3f})"
+    )
     assert final["iou"] >= REGRESSION_FACTOR * final["chance_iou"], final

@@ -1,0 +1,44 @@
+"""End-to-end rate of ``amd-segment`` (decode + inference + writing) with each runtime."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from pathlib import Path
+
+from amd_plugin import AMD, Segmenter
+from amd_plugin.backends import InferenceBackend
+from amd_plugin.io.video import VideoWriter, iter_frames
+
+
+def trimmed_clip(path: Path, frames: int, folder: Path) -> Path:
+    """The first ``frames`` frames of ``path`` as an mp4 at the original size."""
+    out = folder / f"{path.stem}_{frames}.mp4"
+    with VideoWriter(out, fps=24) as writer:
+        for _, frame in itertools.islice(iter_frames(path), frames):
+            writer.write(frame)
+    return out
+
+
+def end_to_end(
+    model: AMD, found: dict[str, InferenceBackend], clip: Path, fg: int, args
+) -> list[dict]:
+    """``amd-segment``'s per-video work with each runtime: frames/s over the whole clip."""
+    from amd_plugin.cli.segment import parse_args, segment_sequence
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, backend in found.items():
+            out = Path(tmp) / name.split(" (")[0].replace(" ", "_")
+            cli = parse_args([str(clip), "--out", str(out), "--foreground", str(fg)])
+            segmenter = Segmenter(model, backend=backend, foreground=fg)
+            start = time.perf_counter()
+            row = segment_sequence(segmenter, clip, out, cli, stored_channel=fg)
+            seconds = time.perf_counter() - start
+            rows.append({"runtime": name, "frames": row["frames"], "fps": row["frames"] / seconds})
+            print(f"# end-to-end {name}: {row['frames']} frames in {seconds:.1f} s", flush=True)
+    base = rows[0]["fps"]
+    for row in rows:
+        row["x_eager"] = row["fps"] / base
+    return rows
