@@ -181,6 +181,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     )
     if average is not None and averaged:
         average.restore(resume["state_dict"], resume["weight_average"])
+    # the weights that are evaluated, get the foreground channel and are saved as the model
+    served = core if average is None else average.model
     net = (
         DistributedDataParallel(
             model, device_ids=[info.device.index] if info.device.type == "cuda" else None
@@ -218,7 +220,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             extra["train_state_dict"] = {k: v.detach().cpu() for k, v in core.state_dict().items()}
             extra["weight_average"] = average.state()
         save_training_checkpoint(
-            out_dir, core if average is None else average.model, cfg, optimizer, scheduler,
+            out_dir, served, cfg, optimizer, scheduler,
             state.step, {"epoch": state.epoch, "batch_in_epoch": state.batch_in_epoch},
             state.foreground_channel, cfg.run.keep_last, extra,
         )  # fmt: skip
@@ -226,7 +228,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     def evaluate() -> None:
         if evaluator is None or not evaluator.enabled:
             return
-        result = evaluator.run(core if average is None else average.model)
+        result = evaluator.run(served)
         if average is not None:  # the raw weights too, to show what the average adds
             raw = evaluator.run(core)
             result.update(raw_iou=raw["iou"], raw_oracle_iou=raw["oracle_iou"])
@@ -338,9 +340,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 or (cfg.run.checkpoint_every and state.step % cfg.run.checkpoint_every == 0)
             ):
                 if done and evaluator is not None:
-                    state.foreground_channel = evaluator.choose_channel(
-                        core if average is None else average.model
-                    )
+                    state.foreground_channel = evaluator.choose_channel(served)
                     model.train()
                 checkpoint()
                 last_ckpt_time = time.monotonic()

@@ -49,10 +49,9 @@ def test_stop_at_step_ends_the_run_without_changing_the_schedule(tmp_path):
 # Steps of the regression run and the factor over the no-model guess it must reach. The run
 # needs about 8 minutes on two idle cores at the default run's ~80 steps/min; a broken loss,
 # warp, data pipeline or channel choice leaves the IoU at or below the guess (0.05–0.12 in
-# runs that did not emerge). Measured with
-# the default config (batch 4, weight average), seed 0: the timed run 0.57 at 588 steps and
-# 0.66 at 789 (guess 0.219); this test's own run 0.568 at 600 steps (raw weights 0.585),
-# 12–16 minutes on a CPU shared with other jobs.
+# runs that did not emerge). Measured with the default config (batch 4, weight average),
+# seed 0: the timed run 0.57 at 588 steps and 0.66 at 789 (guess 0.219); this test's own
+# run 0.568 at 600 steps (raw weights 0.585), 12–16 minutes on a CPU shared with other jobs.
 REGRESSION_STEPS = 600
 REGRESSION_FACTOR = 2.0
 
