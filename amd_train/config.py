@@ -30,6 +30,11 @@ class OptimConfig:
     # exponential moving average of the weights, evaluated and saved as the model
     # (amd_train/weight_average.py); 0 disables. The horizon is ~1 / (1 - ema_decay) steps.
     ema_decay: float = 0.0
+    # what the poly decay counts: "steps" (step / run.max_steps, the reference) or
+    # "minutes" (also run.max_minutes of wall clock: whichever is further along), so that
+    # a run budgeted in minutes ends at min_lr however fast the machine is; without a time
+    # budget (run.max_minutes 0) "minutes" counts steps only
+    decay_over: Literal["steps", "minutes"] = "steps"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ema_decay < 1.0:

@@ -185,9 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--train",
         action="store_true",
-        help="train from scratch (CPU, ~30 min) instead of the shipped checkpoint",
+        help="train from scratch (CPU, 15 min by default) instead of the shipped checkpoint",
     )
-    p.add_argument("--train-minutes", type=float, default=30.0)
+    p.add_argument("--train-minutes", type=float, default=15.0)
     p.add_argument("--no-fiftyone", action="store_true")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ from amd_train.objective import training_objective
 from amd_train.plots import emergence_plot
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
+from amd_train.schedule import TrainingClock, poly_lambda
 from amd_train.sync_bn import convert_batchnorm
 from amd_train.weight_average import WeightAverage
 
@@ -45,18 +46,6 @@ log = logging.getLogger("amd-train")
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; the last good checkpoint is left intact."""
-
-
-def poly_lambda(cfg: TrainConfig):
-    """Per-iteration poly decay (power 0.9) to a floor, with optional linear warmup."""
-    o, total = cfg.optim, max(1, cfg.run.max_steps)
-
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps else 1.0
-        lr = (o.lr - o.min_lr) * (1 - min(step, total) / total) ** o.poly_power + o.min_lr
-        return warm * lr / o.lr
-
-    return factor
 
 
 def _steps_done(step: int, cfg: TrainConfig) -> bool:
@@ -144,7 +133,8 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             else convert_batchnorm(model)
         )
     optimizer = torch.optim.Adam(param_groups(model, cfg), weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
+    clock = TrainingClock()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg, clock))
     scaler = torch.amp.GradScaler(
         "cuda", enabled=cfg.run.amp == "fp16" and info.device.type == "cuda"
     )
@@ -159,6 +149,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         set_rng_state(resume["rng"])
+        clock.resume_at(resume.get("minutes", 0.0))
         pos = resume.get("data_position", {})
         state = TrainState(
             resume["step"],
@@ -197,25 +188,28 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         RunLogger(out_dir, cfg.run.tensorboard, fresh=resume is None) if info.is_main else None
     )
     evaluator = HeldOutEvaluator(cfg) if info.is_main else None
-    minutes_before = state.history[-1]["minutes"] if state.history else 0.0
-    start = time.monotonic()
-    last_ckpt_time = start
+    clock.start_now()
+    last_ckpt_time = time.monotonic()
+    # a run whose lr follows the clock is measured in minutes: its bar shows the budget used
+    by_time = cfg.run.max_minutes > 0 and cfg.optim.decay_over == "minutes"
     bar = tqdm(
-        total=min(cfg.run.max_steps, cfg.run.stop_at_step or cfg.run.max_steps),
-        initial=state.step,
+        total=cfg.run.max_minutes
+        if by_time
+        else min(cfg.run.max_steps, cfg.run.stop_at_step or cfg.run.max_steps),
+        initial=clock.minutes() if by_time else state.step,
         desc="train",
-        unit="step",
+        unit="min" if by_time else "step",
+        bar_format="{l_bar}{bar}| {n:.1f}/{total:g} min [{elapsed}<{remaining}{postfix}]"
+        if by_time
+        else None,
         disable=not (show_progress and info.is_main),
         dynamic_ncols=True,
     )
 
-    def elapsed_minutes() -> float:
-        return minutes_before + (time.monotonic() - start) / 60.0
-
     def checkpoint() -> None:
         if not info.is_main:
             return
-        extra = {"history": state.history, "minutes": elapsed_minutes()}
+        extra = {"history": state.history, "minutes": clock.minutes()}
         if average is not None:
             extra["train_state_dict"] = {k: v.detach().cpu() for k, v in core.state_dict().items()}
             extra["weight_average"] = average.state()
@@ -232,7 +226,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         if average is not None:  # the raw weights too, to show what the average adds
             raw = evaluator.run(core)
             result.update(raw_iou=raw["iou"], raw_oracle_iou=raw["oracle_iou"])
-        result.update(step=state.step, minutes=elapsed_minutes())
+        result.update(step=state.step, minutes=clock.minutes())
         state.history.append(result)
         run_log.scalars(
             state.step,
@@ -248,7 +242,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
 
     model.train()
     accumulate = max(1, cfg.optim.accumulate)
-    last_eval_minutes = elapsed_minutes()
+    last_eval_minutes = clock.minutes()
     done = _steps_done(state.step, cfg)
     tick = time.monotonic()
     skip = state.batch_in_epoch if sampler is None else 0  # iterable streams: fast-forward
@@ -288,11 +282,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
+            if cfg.run.max_minutes > 0:  # one time for all ranks: the lr and the stop agree
+                clock.share(info)
             scheduler.step()
             if average is not None:
                 average.update(core)
             state.step += 1
-            bar.update(1)
+            bar.update(min(clock.shared, cfg.run.max_minutes) - bar.n if by_time else 1)
 
             if state.step % cfg.run.log_every == 0 or state.step == 1:
                 loss_mean = float(all_reduce_mean(loss.detach(), info))
@@ -314,7 +310,12 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                     values.update({k: float(v) for k, v in terms.items()})
                     values.update(mask_statistics(out.masks_a.detach()))
                     run_log.scalars(state.step, values)
-                bar.set_postfix(loss=f"{loss_mean:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+                postfix = {"loss": f"{loss_mean:.4f}", "lr": f"{scheduler.get_last_lr()[0]:.2e}"}
+                if by_time:
+                    postfix["step"] = str(state.step)
+                elif cfg.run.max_minutes > 0:  # a time budget may end the run before the steps
+                    postfix["min"] = f"{clock.minutes():.1f}/{cfg.run.max_minutes:g}"
+                bar.set_postfix(postfix)
             if (
                 run_log is not None
                 and cfg.run.preview_every
@@ -323,12 +324,12 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 picture = write_preview(out, out_dir / "previews" / f"step_{state.step:08d}.png")
                 run_log.image(state.step, "preview", picture)
             if evaluator is not None and evaluator.due(
-                state.step, elapsed_minutes() - last_eval_minutes
+                state.step, clock.minutes() - last_eval_minutes
             ):
                 evaluate()
-                last_eval_minutes = elapsed_minutes()
+                last_eval_minutes = clock.minutes()
                 model.train()
-            out_of_time = cfg.run.max_minutes > 0 and elapsed_minutes() >= cfg.run.max_minutes
+            out_of_time = cfg.run.max_minutes > 0 and clock.shared >= cfg.run.max_minutes
             done = _steps_done(state.step, cfg) or out_of_time
             timed = (
                 cfg.run.checkpoint_minutes > 0

@@ -8,12 +8,18 @@ linked into ``OUT/videos/<folder>__<name>`` (one flat folder, which ``data.kind:
 reads), and ``OUT/SOURCES.md`` lists each clip with its frame count and the licence line of
 its source folder's README. DAVIS-2016 sequences are refused, since they are the evaluation
 set, and so is any folder named in ``--exclude``.
+
+With ``--frames SHORT_SIDE`` every clip is decoded once (OpenCV, in parallel) into
+``OUT/JPEGImages/<clip>/00000.jpg …`` with its short side resized to SHORT_SIDE, which
+``data.kind: frames`` reads: random access into JPEG folders is cheaper than seeking in
+H.264, and OpenCV decodes where PyAV is not installed (the GPU machines).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from amd_train.data.base import VIDEO_EXTENSIONS, DataError
@@ -37,15 +43,60 @@ def licence_lines(readme: Path) -> dict[str, str]:
     return lines
 
 
+def decode_to_frames(video: Path, folder: Path, short_side: int) -> int:
+    """Write ``video``'s frames as JPEGs into ``folder`` (short side resized); frame count.
+
+    Raises DataError naming the file when it cannot be opened or holds no frame.
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise DataError(f"{video}: cannot open video")
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        h, w = frame.shape[:2]
+        scale = short_side / min(h, w)
+        if scale != 1:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"{count:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        count += 1
+    capture.release()
+    if count == 0:
+        raise DataError(f"{video}: video has no frames")
+    return count
+
+
+def _decode_job(job: tuple[Path, Path, int]) -> tuple[Path, int | str]:
+    video, folder, short_side = job
+    try:
+        return video, decode_to_frames(video, folder, short_side)
+    except DataError as err:
+        return video, str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("sources", nargs="*", type=Path, default=[DEFAULT_SOURCE])
     p.add_argument("--out", type=Path, default=REPO / "runs" / "real_corpus")
     p.add_argument("--exclude", nargs="*", default=[], help="folder names to leave out")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=0,
+        metavar="SHORT_SIDE",
+        help="decode every clip into OUT/JPEGImages/<clip>/ at this short side instead of linking",
+    )
+    p.add_argument("--workers", type=int, default=8, help="decoding processes for --frames")
     args = p.parse_args(argv)
-    videos = args.out / "videos"
+    videos = args.out / ("JPEGImages" if args.frames else "videos")
     videos.mkdir(parents=True, exist_ok=True)
-    rows, total = [], 0
+    rows, total, jobs = [], 0, []
     for source in args.sources:
         source = source.resolve()
         licences = licence_lines(source / "README.md")
@@ -56,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
             if EVALUATION_ONLY.search(str(path)) or set(relative.parts) & set(args.exclude):
                 print(f"skipped (evaluation only or excluded): {path}")
                 continue
+            folder = relative.parts[0]
+            licence = licences.get(folder, "see the source README")
+            if args.frames:
+                clip = "__".join(relative.parts).rsplit(".", 1)[0]
+                jobs.append(((path, videos / clip, args.frames), folder, licence))
+                continue
             try:
                 frames = len(VideoFileSource(path))
             except DataError as err:
@@ -65,13 +122,22 @@ def main(argv: list[str] | None = None) -> int:
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(path)
-            folder = relative.parts[0]
-            rows.append((link.name, frames, folder, licences.get(folder, "see the source README")))
+            rows.append((link.name, frames, folder, licence))
             total += frames
+    with ProcessPoolExecutor(max(1, args.workers)) as pool:
+        decode = pool.map if args.workers > 1 else map
+        done = decode(_decode_job, [job for job, _, _ in jobs])
+        for (job, folder, licence), (_, frames) in zip(jobs, done):
+            if isinstance(frames, str):
+                print(f"skipped: {frames}")
+                continue
+            rows.append((job[1].name, frames, folder, licence))
+            total += frames
+    how = f"decoded at short side {args.frames}" if args.frames else "linked"
     lines = [
         "# Real-video training corpus",
         "",
-        f"{len(rows)} clips, {total} frames, linked from {', '.join(map(str, args.sources))}.",
+        f"{len(rows)} clips, {total} frames, {how} from {', '.join(map(str, args.sources))}.",
         "",
         "| clip | frames | source folder | licence |",
         "|---|---:|---|---|",

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from amd_train.config import load_train_config
-from amd_train.trainer import poly_lambda, train
+from amd_train.schedule import poly_lambda
+from amd_train.trainer import train
 
 # the default world at 64×64, so that a few steps take seconds
 SMALL_WORLD = (

@@ -3,7 +3,8 @@
 Opening a video scans its packets once (demuxing only, no decoding) to learn the exact frame
 count and every frame's timestamp, whatever the container claims. Reading frame i seeks to
 the keyframe before it and decodes forward; reading the next few frames continues decoding
-instead of seeking again, so the frames of a training pair cost one seek.
+instead of seeking again, so the frames of a training pair cost one seek. PyAV is imported
+where it is used, so training from frame folders or synthetic video runs without it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 
 from amd_train.data.base import DataError, VideoSource
@@ -29,6 +29,8 @@ def _reason(err: Exception) -> str:
 
 def _scan(path: Path) -> tuple[np.ndarray | None, np.ndarray, int]:
     """(sorted frame timestamps or None if missing, keyframe segment per frame, frame count)."""
+    import av
+
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
@@ -115,6 +117,8 @@ class VideoFileSource(VideoSource):
             return
         # After a fork the parent's decoder shares file offsets with it: never reuse it.
         self._drop_decoder()
+        import av
+
         try:
             self._container = av.open(str(self.path), metadata_errors="ignore")
         except (av.FFmpegError, OSError) as err:
@@ -130,6 +134,8 @@ class VideoFileSource(VideoSource):
         if index == self._last_index and self._last_frame is not None:
             return self._last_frame
         self._open()
+        import av
+
         try:
             frame = self._decode_sequential(index) if self._pts is None else self._decode(index)
         except (av.FFmpegError, OSError) as err:
@@ -209,6 +215,8 @@ def write_video(
     height, width = frames.shape[1:3]
     if pix_fmt == "yuv420p" and (height % 2 or width % 2):
         raise ValueError(f"{path}: yuv420p video needs even height and width, got {height}x{width}")
+    import av
+
     candidates = [codec] if codec else ["libx264", "mpeg4"]
     available = [c for c in candidates if c in av.codecs_available]
     if not available:

@@ -1,0 +1,70 @@
+"""The learning-rate schedule: poly decay counted in steps, or in minutes of a time budget."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+
+import pytest
+from test_emergence import SMALL_WORLD
+
+from amd_plugin.config import ConfigError
+from amd_train.checkpointing import load_resume_state
+from amd_train.config import load_train_config
+from amd_train.schedule import TrainingClock, poly_lambda
+from amd_train.trainer import train
+
+BY_MINUTES = ("optim.decay_over=minutes", "optim.warmup_steps=0", "run.max_steps=1000")
+
+
+def expected_factor(cfg, progress: float) -> float:
+    o = cfg.optim
+    return ((o.lr - o.min_lr) * (1 - progress) ** o.poly_power + o.min_lr) / o.lr
+
+
+def test_minutes_decay_follows_the_shared_clock():
+    cfg = load_train_config("synthetic.yaml", [*BY_MINUTES, "run.max_minutes=10"])
+    clock = TrainingClock()
+    factor = poly_lambda(cfg, clock)
+    assert factor(10) == pytest.approx(expected_factor(cfg, 10 / 1000))  # steps lead
+    clock.resume_at(5.0)  # half the time budget, 1% of the steps
+    assert factor(10) == pytest.approx(expected_factor(cfg, 0.5))
+    clock.resume_at(12.0)  # past the budget: the floor, not a negative base
+    assert factor(10) == pytest.approx(cfg.optim.min_lr / cfg.optim.lr)
+
+
+def test_steps_decay_ignores_the_clock():
+    overrides = ["optim.decay_over=steps", "optim.warmup_steps=0", "run.max_steps=1000"]
+    cfg = load_train_config("synthetic.yaml", overrides)
+    clock = TrainingClock()
+    clock.resume_at(1e6)
+    assert poly_lambda(cfg, clock)(10) == pytest.approx(expected_factor(cfg, 10 / 1000))
+
+
+def test_minutes_decay_without_a_time_budget_counts_steps():
+    cfg = load_train_config("synthetic.yaml", [*BY_MINUTES, "run.max_minutes=0"])
+    clock = TrainingClock()
+    clock.resume_at(60.0)
+    assert poly_lambda(cfg, clock)(10) == pytest.approx(expected_factor(cfg, 10 / 1000))
+
+
+def test_unknown_decay_clock_is_refused():
+    with pytest.raises((ConfigError, ValueError), match="decay_over"):
+        load_train_config("synthetic.yaml", ["optim.decay_over=hours"])
+
+
+def test_a_run_out_of_time_ends_at_the_floor_lr(tmp_path):
+    """Stopped by its 15-second budget long before its 1000 steps, the run's lr fell step by
+    step to the floor at its last step, and the checkpoint carries the minutes on."""
+    out = tmp_path / "run"
+    overrides = [*SMALL_WORLD, *BY_MINUTES, f"run.out_dir={out}", "run.max_minutes=0.25",
+                 "run.batch_size=2", "eval.synthetic_videos=0"]  # fmt: skip
+    cfg = load_train_config("synthetic.yaml", overrides)
+    state = train(cfg, show_progress=False)
+    assert 0 < state.step < 1000
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in records if r["kind"] == "train"]
+    assert len(lrs) >= 2 and lrs[0] > 10 * cfg.optim.min_lr  # not at the floor from the start
+    assert all(a > b for a, b in pairwise(lrs))
+    assert lrs[-1] == pytest.approx(cfg.optim.min_lr)
+    assert load_resume_state(out)["minutes"] >= 0.25
