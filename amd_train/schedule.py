@@ -45,6 +45,9 @@ class TrainingClock:
         self.start = time.monotonic()
 
     def share(self, info: DistInfo) -> float:
+        if not info.enabled:  # one process: no device round trip (a GPU sync) every step
+            self.shared = self.minutes()
+            return self.shared
         now = torch.tensor(self.minutes(), dtype=torch.float64, device=info.device)
         self.shared = float(all_reduce_mean(now, info))
         return self.shared
