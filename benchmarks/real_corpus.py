@@ -72,12 +72,12 @@ def decode_to_frames(video: Path, folder: Path, short_side: int) -> int:
     return count
 
 
-def _decode_job(job: tuple[Path, Path, int]) -> tuple[Path, int | str]:
-    video, folder, short_side = job
+def _decode_job(job: tuple[Path, Path, int]) -> int | str:
+    """Frame count, or the error text (a broken clip must not stop the others)."""
     try:
-        return video, decode_to_frames(video, folder, short_side)
+        return decode_to_frames(*job)
     except DataError as err:
-        return video, str(err)
+        return str(err)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,15 +124,18 @@ def main(argv: list[str] | None = None) -> int:
             link.symlink_to(path)
             rows.append((link.name, frames, folder, licence))
             total += frames
-    with ProcessPoolExecutor(max(1, args.workers)) as pool:
-        decode = pool.map if args.workers > 1 else map
-        done = decode(_decode_job, [job for job, _, _ in jobs])
-        for (job, folder, licence), (_, frames) in zip(jobs, done):
-            if isinstance(frames, str):
-                print(f"skipped: {frames}")
-                continue
-            rows.append((job[1].name, frames, folder, licence))
-            total += frames
+    decode_jobs = [job for job, _, _ in jobs]
+    if args.workers > 1 and len(decode_jobs) > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(_decode_job, decode_jobs))
+    else:
+        results = [_decode_job(job) for job in decode_jobs]
+    for (job, folder, licence), frames in zip(jobs, results):
+        if isinstance(frames, str):
+            print(f"skipped: {frames}")
+            continue
+        rows.append((job[1].name, frames, folder, licence))
+        total += frames
     how = f"decoded at short side {args.frames}" if args.frames else "linked"
     lines = [
         "# Real-video training corpus",
