@@ -108,10 +108,10 @@ def cpu_runtimes(model: AMD, int8: list[dict], args) -> dict[str, InferenceBacke
             f"{record['method']} int8 ({record['int8_convolutions']} convs int8, held-out "
             f"IoU {record['heldout_mask_iou']}"
         )
-        if record["int8_convolutions"].startswith("0/"):
-            label += ", accepted but all fp32)"  # accuracy control reverted every layer
-        else:
-            label += ", accepted)" if record["int8_accepted"] == "true" else ", NOT accepted)"
+        verdict = "accepted" if record["int8_accepted"] == "true" else "NOT accepted"
+        if record.get("precision") == "fp32":
+            verdict += " but all fp32"  # accuracy control reverted every layer
+        label += f", {verdict})"
         kind = OpenVINOBackend if record["path"].endswith(".xml") else OnnxRuntimeBackend
         found[label] = kind(record["path"], threads=args.threads, allow_rejected=True)
     return found

@@ -19,11 +19,11 @@ from trt.openvino_runtime import model_metadata, openvino_importable, read_model
 from trt.quantize import (
     onnx_int8_convolutions,
     openvino_int8_convolutions,
-    quantize_onnxruntime,
     quantize_openvino,
     sample_frames,
     split_alternate,
 )
+from trt.quantize_ort import quantize_onnxruntime
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-video"
 CALIBRATION_CLIPS = (
@@ -78,7 +78,7 @@ def int8_models(model: AMD, spec: str, args: argparse.Namespace) -> list[dict]:
     records = []
     for method, drop in methods:
         suffix = ".xml" if method == "openvino" else ".onnx"
-        tag = method if method == "onnxruntime" else f"{method}-drop{drop}"
+        tag = "onnxruntime-ac" if method == "onnxruntime" else f"{method}-drop{drop}"
         path = root / f"{tag}-{args.calibration_per_clip}x{args.heldout_per_clip}{suffix}"
         if not path.exists():
             if data is None:

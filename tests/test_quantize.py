@@ -58,7 +58,8 @@ def test_sample_frames(clips):
 def test_onnxruntime_static_int8_record_and_refusal(decisive_model, clips, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from trt.quantize import quantize_onnxruntime, sample_frames, split_alternate
+    from trt.quantize import sample_frames, split_alternate
+    from trt.quantize_ort import quantize_onnxruntime
     from trt.runtimes import OnnxRuntimeBackend
 
     calibration, validation = split_alternate(sample_frames(clips[:2], 4, SHORT_SIDE))
@@ -66,7 +67,7 @@ def test_onnxruntime_static_int8_record_and_refusal(decisive_model, clips, tmp_p
     out = tmp_path / "int8.onnx"
     # no model can beat IoU 1.01: this one is rejected whatever the quantisation does
     result = quantize_onnxruntime(
-        decisive_model, out, calibration, validation, heldout, min_iou=1.01
+        decisive_model, out, calibration, validation, heldout, min_iou=1.01, accuracy_control=False
     )
     assert not result.accepted and result.heldout_frames == 4 and result.calibration_frames == 4
     assert 0.0 < result.heldout_mask_iou <= 1.0
@@ -79,6 +80,66 @@ def test_onnxruntime_static_int8_record_and_refusal(decisive_model, clips, tmp_p
     assert backend.name == "onnxruntime-int8" and backend.metadata["classifier"] == "fp32"
     assert backend.metadata["int8_convolutions"] == "10/11"  # all but the classifier
     assert backend.logits(heldout[0]).shape == (1, 5, 6, 8)
+
+
+def test_accuracy_control_returns_the_most_harmful_operations_first(tmp_path, monkeypatch):
+    from trt import quantize_ort
+
+    class FakeQuantizer:
+        """Five convolutions; IoU 0.90 with all in int8, c1 and c3 cost 0.04 each, the rest
+        0.005 each; a graph's path names its fp32 set."""
+
+        convolutions = ("c0", "c1", "c2", "c3", "c4")
+
+        @staticmethod
+        def quantized_nodes(path):
+            return list(FakeQuantizer.convolutions)
+
+        def __call__(self, fp32):
+            path = tmp_path / ("int8-" + "-".join(sorted(fp32)) + ".onnx")
+            path.touch()
+            return path
+
+    def frame_ious(path, frames, reference, threads):
+        kept = path.stem.removeprefix("int8-").split("-")
+        cost = {"c1": 0.04, "c3": 0.04}
+        return [0.90 + sum(cost.get(c, 0.005) for c in kept if c)] * len(frames)
+
+    monkeypatch.setattr(quantize_ort, "_frame_ious", frame_ious)
+    restore = quantize_ort.restore_harmful_operations
+    path, fp32, ious = restore(FakeQuantizer(), [], [None] * 4, [None] * 4, target=0.98)
+    assert fp32 == ["c1", "c3"] and np.mean(ious) == pytest.approx(0.98) and path.exists()
+    path.unlink()
+    # the classifier (kept from the start) is not ranked again; unreachable targets restore all
+    path, fp32, _ = restore(FakeQuantizer(), ["c4"], [None] * 4, [None] * 4, target=1.5)
+    assert fp32[0] == "c4" and sorted(fp32) == list(FakeQuantizer.convolutions)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # trials removed
+    # already good enough: nothing is returned to fp32
+    _, fp32, ious = restore(FakeQuantizer(), [], [None] * 4, [None] * 4, target=0.85)
+    assert fp32 == [] and np.mean(ious) == pytest.approx(0.90)
+
+
+def test_onnxruntime_accuracy_control_on_a_real_graph(decisive_model, clips, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from trt.quantize import sample_frames, split_alternate
+    from trt.quantize_ort import quantize_onnxruntime
+
+    calibration, validation = split_alternate(sample_frames(clips[:2], 4, SHORT_SIDE))
+    heldout = sample_frames(clips[2:], 2, SHORT_SIDE)
+    result = quantize_onnxruntime(
+        decisive_model, tmp_path / "ac.onnx", calibration, validation, heldout, min_iou=0.999
+    )
+    fp32 = result.metadata["fp32_operations"].split(",")
+    quantized, total = map(int, result.metadata["int8_convolutions"].split("/"))
+    int8_ops = int(result.metadata["int8_operations"])
+    assert total == 11 and quantized <= total - sum("Conv" in name for name in fp32)
+    assert int8_ops >= quantized
+    assert result.metadata["precision"] == ("int8" if int8_ops else "fp32")
+    assert result.metadata["classifier"] == "fp32" and result.metadata["accuracy_control"] == "true"
+    # the loop stops at the target, or when every convolution is back in fp32
+    assert result.validation_mask_iou >= 0.999 - 1e-9 or int8_ops == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ac.onnx"]
 
 
 def test_openvino_int8_cli_and_segmenter(decisive_model, clips, tmp_path, capsys):

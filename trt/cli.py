@@ -113,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     qnt.add_argument("--short-side", type=int, default=392, help="inference resolution")
     qnt.add_argument("--min-iou", type=float, default=0.98, help="acceptance threshold")
     qnt.add_argument(
-        "--no-accuracy-control", action="store_true", help="openvino: quantise every layer"
+        "--no-accuracy-control",
+        action="store_true",
+        help="quantise every layer it can (onnxruntime keeps the classifier fp32), whatever the IoU",
     )
     return parser
 
@@ -258,7 +260,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from trt.quantize import quantize_onnxruntime, quantize_openvino, sample_frames, split_alternate
+    from trt.quantize import quantize_openvino, sample_frames, split_alternate
+    from trt.quantize_ort import quantize_onnxruntime
 
     overlap = {Path(c).resolve() for c in args.calibrate} & {
         Path(c).resolve() for c in args.heldout
@@ -303,6 +306,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             validation,
             heldout,
             min_iou=args.min_iou,
+            accuracy_control=not args.no_accuracy_control,
             provenance=provenance,
         )
     print(result)

@@ -6,9 +6,9 @@ Two methods, both calibrated on frames of real video at the inference scale:
   control: when the int8 model's mask IoU against fp32 on the *validation* frames drops by
   more than ``max_drop``, NNCF ranks the quantised layers by their harm and returns the
   most harmful to fp32 until the drop fits.
-- ``onnxruntime``: ONNX Runtime static quantisation, QDQ format, int8 weights per output
-  channel, uint8 activations, MinMax calibration; the classifier stays fp32 unless told
-  otherwise (its logits decide each pixel's segment).
+- ``onnxruntime`` (:mod:`trt.quantize_ort`): ONNX Runtime static quantisation, QDQ format,
+  int8 weights per output channel, uint8 activations, MinMax calibration, with an accuracy
+  control loop of its own that returns the most harmful operations to fp32.
 
 Acceptance, the same for both: the mask IoU (:func:`trt.parity.mask_iou`: argmax over the K
 segments) of the int8 model against eager fp32 PyTorch, averaged over *held-out* frames
@@ -145,7 +145,7 @@ def onnx_int8_convolutions(path: str | Path) -> tuple[int, int]:
     return quantized, len(convs)
 
 
-def _metadata(
+def int8_metadata(
     model: AMD,
     method: str,
     heldout: list[float],
@@ -173,7 +173,7 @@ def _metadata(
     }
 
 
-def _result(path, method, meta, validation, min_iou, start) -> QuantizeResult:
+def quantize_result(path, method, meta, validation, min_iou, start) -> QuantizeResult:
     return QuantizeResult(
         path=Path(path),
         method=method,
@@ -267,7 +267,7 @@ def quantize_openvino(
     backend = OpenVINOBackend(quantized, threads=threads, allow_rejected=True)
     val_iou = agreement(backend.logits, validation, val_reference)
     held_iou = agreement(backend.logits, heldout, reference_logits(model, heldout))
-    meta = _metadata(
+    meta = int8_metadata(
         model,
         "openvino",
         held_iou,
@@ -278,103 +278,6 @@ def quantize_openvino(
     )
     set_model_metadata(quantized, meta)
     save_ir(quantized, out)
-    result = _result(out, "openvino", meta, val_iou, min_iou, start)
-    LOG.info("%s", result)
-    return result
-
-
-def quantize_onnxruntime(
-    model: AMD,
-    out: str | Path,
-    calibration: Sequence[np.ndarray],
-    validation: Sequence[np.ndarray],
-    heldout: Sequence[np.ndarray],
-    fp32_graph: str | Path | None = None,
-    min_iou: float = INT8_MIN_IOU,
-    keep_classifier_fp32: bool = True,
-    threads: int | None = None,
-    provenance: dict[str, str] | None = None,
-) -> QuantizeResult:
-    """ONNX Runtime static QDQ int8 (per-channel weights, MinMax); writes ``out``.
-
-    Args:
-        model: the fp32 model (eval mode); exported when ``fp32_graph`` is not given.
-        out: ``.onnx`` path.
-        calibration, validation, heldout: as in :func:`quantize_openvino` (validation is
-            only measured here: ONNX Runtime has no accuracy-control loop).
-        fp32_graph: an exported ``logits`` graph of ``model``.
-        keep_classifier_fp32: leave the final 1×1 classifier unquantised.
-    """
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from trt.export import INPUT_NAME, METADATA_PREFIX, ExportOptions, export_onnx
-    from trt.runtimes import OnnxRuntimeBackend
-
-    start = time.perf_counter()
-    model = model.eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = out.with_name(f".{out.stem}.work")
-    work.mkdir(exist_ok=True)
-    if fp32_graph is None:
-        fp32_graph = work / "fp32.onnx"
-        export_onnx(model, fp32_graph, ExportOptions(output="logits"), check=False)
-    pre = work / "pre.onnx"
-    quant_pre_process(str(fp32_graph), str(pre))  # shape inference + graph clean-up first
-    graph = onnx.load(str(pre))
-    convs = [n.name for n in graph.graph.node if n.op_type == "Conv"]
-    exclude = convs[-1:] if keep_classifier_fp32 else []
-
-    class Frames(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter(calibration)
-
-        def get_next(self):
-            x = next(self.items, None)
-            return None if x is None else {INPUT_NAME: x}
-
-    tmp = work / "int8.onnx"
-    quantize_static(
-        str(pre),
-        str(tmp),
-        Frames(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        nodes_to_exclude=exclude,
-    )
-    backend = OnnxRuntimeBackend(tmp, threads=threads, allow_rejected=True)
-    val_iou = agreement(backend.logits, validation, reference_logits(model, validation))
-    held_iou = agreement(backend.logits, heldout, reference_logits(model, heldout))
-    meta = _metadata(
-        model,
-        "onnxruntime",
-        held_iou,
-        min_iou,
-        len(calibration),
-        onnx_int8_convolutions(tmp),
-        {"classifier": "fp32" if exclude else "int8", **(provenance or {})},
-    )
-    proto = onnx.load(str(tmp))
-    del proto.metadata_props[:]
-    for key, value in meta.items():
-        prop = proto.metadata_props.add()
-        prop.key, prop.value = METADATA_PREFIX + key, value
-    onnx.save(proto, str(work / "final.onnx"))
-    (work / "final.onnx").replace(out)  # same folder: an atomic rename
-    for leftover in work.iterdir():
-        leftover.unlink()
-    work.rmdir()
-    result = _result(out, "onnxruntime", meta, val_iou, min_iou, start)
+    result = quantize_result(out, "openvino", meta, val_iou, min_iou, start)
     LOG.info("%s", result)
     return result

@@ -44,7 +44,7 @@ class OnnxRuntimeBackend:
 
     Args:
         onnx_path: graph from :func:`trt.export.export_onnx` (``logits`` or ``masks``) or
-            an int8 graph from :func:`trt.quantize.quantize_onnxruntime`.
+            an int8 graph from :func:`trt.quantize_ort.quantize_onnxruntime`.
         threads: intra-op threads (``None``: one per core).
         allow_rejected: run an int8 graph even when its acceptance check failed.
     """
