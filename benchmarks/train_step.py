@@ -13,7 +13,9 @@ relative loss difference (must be ≤ 1e-4).
 reported against both: ``compile`` (``torch.compile`` of the appearance network, forward
 and backward, Inductor's C++ backend on a CPU; compilation happens in the warm-up step and
 is reported separately), ``compile-all`` (the whole model), ``channels-last`` (appearance
-weights and input frames in channels-last memory format).
+weights and input frames in channels-last memory format), ``bf16`` (``torch.autocast`` to
+bfloat16 around forward and loss; its loss differs by bfloat16 rounding, so it has to be
+judged by a training curve, not by the loss difference).
 
     python benchmarks/train_step.py --batch 8 --crop 128 --motion 128 128 --backbone small \
         --variants compile,channels-last --rounds 3
@@ -47,8 +49,12 @@ def plain_motion_forward(self, frame_a, frame_b, masks_a, masks_b) -> MotionOutp
 
 
 def step(model: AMD, a: torch.Tensor, b: torch.Tensor) -> float:
-    out = model(a, b)
-    loss, _ = view_synthesis_loss(out.motion.forward, out.motion.backward, out.frame_a, out.frame_b)
+    dtype = getattr(model, "autocast_dtype", None)
+    with torch.autocast(a.device.type, dtype=dtype, enabled=dtype is not None):
+        out = model(a, b)
+        loss, _ = view_synthesis_loss(
+            out.motion.forward, out.motion.backward, out.frame_a, out.frame_b
+        )
     loss.backward()
     return float(loss)
 
@@ -90,11 +96,13 @@ def variant(model: AMD, name: str) -> AMD:
         model.appearance = torch.compile(model.appearance)
     elif name == "compile-all":
         model = torch.compile(model)
+    elif name == "bf16":
+        model.autocast_dtype = torch.bfloat16
     elif name == "channels-last":
         model.appearance = model.appearance.to(memory_format=torch.channels_last)
         model.channels_last_input = True
     else:
-        raise ValueError(f"unknown variant {name!r} (compile, compile-all, channels-last)")
+        raise ValueError(f"unknown variant {name!r} (compile, compile-all, channels-last, bf16)")
     return model
 
 
@@ -108,7 +116,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2, help="alternations of all variants")
     p.add_argument(
-        "--variants", default="", help="comma-separated: compile, compile-all, channels-last"
+        "--variants",
+        default="",
+        help="comma-separated: compile, compile-all, channels-last, bf16",
     )
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
