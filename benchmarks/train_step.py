@@ -15,7 +15,8 @@ and backward, Inductor's C++ backend on a CPU; compilation happens in the warm-u
 is reported separately), ``compile-all`` (the whole model), ``channels-last`` (appearance
 weights and input frames in channels-last memory format), ``bf16`` (``torch.autocast`` to
 bfloat16 around forward and loss; its loss differs by bfloat16 rounding, so it has to be
-judged by a training curve, not by the loss difference).
+judged by a training curve, not by the loss difference), ``bf16-networks`` (the same
+around the two networks only; warp and loss in fp32 on fp32 copies of the flows).
 
     python benchmarks/train_step.py --batch 8 --crop 128 --motion 128 128 --backbone small \
         --variants compile,channels-last --rounds 3
@@ -48,15 +49,25 @@ def plain_motion_forward(self, frame_a, frame_b, masks_a, masks_b) -> MotionOutp
     return MotionOutput(fw, bw, fw_whole, bw_whole, fw_seg, bw_seg, fw_dense, bw_dense)
 
 
+def as_fp32(x):
+    """Flows as fp32 tensors (a tensor or a list/tuple of them)."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(as_fp32(v) for v in x)
+    return x.float()
+
+
 def step(model: AMD, a: torch.Tensor, b: torch.Tensor) -> float:
     dtype = getattr(model, "autocast_dtype", None)
+    networks_only = getattr(model, "autocast_networks_only", False)
     with torch.autocast(a.device.type, dtype=dtype, enabled=dtype is not None):
         out = model(a, b)
-        loss, _ = view_synthesis_loss(
-            out.motion.forward, out.motion.backward, out.frame_a, out.frame_b
-        )
+        forward, backward = out.motion.forward, out.motion.backward
+        if networks_only:  # warp and loss outside autocast, on fp32 flows
+            forward, backward = as_fp32(forward), as_fp32(backward)
+        with torch.autocast(a.device.type, enabled=dtype is not None and not networks_only):
+            loss, _ = view_synthesis_loss(forward, backward, out.frame_a, out.frame_b)
     loss.backward()
-    return float(loss)
+    return float(loss.detach())
 
 
 def synchronize(device: torch.device) -> None:
@@ -98,11 +109,16 @@ def variant(model: AMD, name: str) -> AMD:
         model = torch.compile(model)
     elif name == "bf16":
         model.autocast_dtype = torch.bfloat16
+    elif name == "bf16-networks":
+        model.autocast_dtype = torch.bfloat16
+        model.autocast_networks_only = True
     elif name == "channels-last":
         model.appearance = model.appearance.to(memory_format=torch.channels_last)
         model.channels_last_input = True
     else:
-        raise ValueError(f"unknown variant {name!r} (compile, compile-all, channels-last, bf16)")
+        raise ValueError(
+            f"unknown variant {name!r} (compile, compile-all, channels-last, bf16, bf16-networks)"
+        )
     return model
 
 
@@ -118,7 +134,7 @@ def main() -> None:
     p.add_argument(
         "--variants",
         default="",
-        help="comma-separated: compile, compile-all, channels-last, bf16",
+        help="comma-separated: compile, compile-all, channels-last, bf16, bf16-networks",
     )
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
