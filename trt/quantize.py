@@ -132,11 +132,15 @@ def openvino_int8_convolutions(model) -> tuple[int, int]:
 
 
 def onnx_int8_convolutions(path: str | Path) -> tuple[int, int]:
-    """(convolutions whose input and weights both come through a DequantizeLinear, i.e.
-    run in int8; all convolutions) of a QDQ graph."""
+    """:func:`graph_int8_convolutions` of the QDQ graph at ``path``."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    return graph_int8_convolutions(onnx.load(str(path), load_external_data=False).graph)
+
+
+def graph_int8_convolutions(graph) -> tuple[int, int]:
+    """(convolutions whose input and weights both come through a DequantizeLinear, i.e.
+    run in int8; all convolutions) of a QDQ ``onnx.GraphProto``."""
     producer = {out: node.op_type for node in graph.node for out in node.output}
     convs = [n for n in graph.node if n.op_type == "Conv"]
     quantized = sum(

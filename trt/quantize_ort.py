@@ -36,8 +36,8 @@ from trt.graph_output import INT8_MIN_IOU
 from trt.quantize import (
     QuantizeResult,
     agreement,
+    graph_int8_convolutions,
     int8_metadata,
-    onnx_int8_convolutions,
     quantize_result,
     reference_logits,
 )
@@ -249,7 +249,7 @@ def quantize_onnxruntime(
             held_iou,
             min_iou,
             len(calibration),
-            onnx_int8_convolutions(tmp),
+            graph_int8_convolutions(proto.graph),
             {
                 "classifier": "fp32" if classifier in fp32 else "int8",
                 "accuracy_control": str(accuracy_control).lower(),
