@@ -2,7 +2,7 @@
 
     python benchmarks/appearance_supervised.py --minutes 15 --out runs/appearance_supervised
 
-Trains only the appearance pathway of ``synthetic.yaml``'s model (small stride-8 net, K=5)
+Trains only the appearance pathway of ``synthetic.yaml``'s model (small stride-8 net, K from the config: 5 when these runs were made)
 with per-pixel cross-entropy against the generator's ground-truth foreground masks
 (foreground → channel 1, background → channel 0), on the same training stream settings
 (``data.synthetic``, one video per sample, 16 frames per step = the 8 pairs of a training

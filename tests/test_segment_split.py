@@ -1,0 +1,54 @@
+"""benchmarks/segment_split.py: an object split across channels shows in the union score."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def segment_split():
+    spec = importlib.util.spec_from_file_location(
+        "segment_split", REPO / "benchmarks" / "segment_split.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def split_object(k: int = 4, frames: int = 2, size: int = 16):
+    """GT: a square object; masks: its left half in channel 1, its right half in channel 2,
+    the rest of the frame in channel 0 (channel 3 empty)."""
+    gt = np.zeros((size, size), bool)
+    gt[4:12, 4:12] = True
+    masks = np.zeros((frames, k, size, size), np.float32)
+    masks[:, 0] = 1.0
+    masks[:, 0, 4:12, 4:12] = 0.0
+    masks[:, 1, 4:12, 4:8] = 1.0
+    masks[:, 2, 4:12, 8:12] = 1.0
+    return masks, [gt] * frames
+
+
+def test_a_split_object_scores_half_per_channel_and_whole_as_a_union(segment_split):
+    masks, gts = split_object()
+    scores = segment_split.split_scores(masks, gts, channel=1)
+    assert scores["label_free"] == pytest.approx(0.5, abs=0.05)
+    assert scores["oracle"] == pytest.approx(0.5, abs=0.05)
+    assert scores["best_union"] == pytest.approx(1.0, abs=0.02)
+    assert sorted(scores["best_union_channels"])[:2] == [1, 2]
+    assert 0 not in scores["best_union_channels"]
+
+
+def test_an_object_in_one_channel_gains_nothing_from_unions(segment_split):
+    masks, gts = split_object()
+    masks[:, 1] += masks[:, 2]  # the whole object in channel 1
+    masks[:, 2] = 0.0
+    scores = segment_split.split_scores(masks, gts, channel=0)
+    assert scores["label_free"] < 0.1  # the background channel was picked
+    assert scores["oracle"] == pytest.approx(1.0, abs=0.02)
+    assert scores["best_union"] == pytest.approx(scores["oracle"])
