@@ -130,3 +130,13 @@ def load_resume_state(out_dir: Path) -> dict[str, Any] | None:
             state["_path"] = str(path)
             return state
     return None
+
+
+def newest_checkpoint_step(out_dir: Path) -> int | None:
+    """Step of the newest ``ckpt_<step>.pt`` in ``out_dir`` (from its name), or None."""
+    steps = [
+        int(p.stem.removeprefix("ckpt_"))
+        for p in Path(out_dir).glob("ckpt_*.pt")
+        if p.stem.removeprefix("ckpt_").isdigit()
+    ]
+    return max(steps, default=None)

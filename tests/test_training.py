@@ -176,3 +176,19 @@ def test_motion_lr_scale_gives_the_motion_pathway_its_own_group():
     assert {id(p) for p in motion["params"]} == {id(p) for p in model.motion.parameters()}
     assert len(rest["params"]) + len(motion["params"]) == len(list(model.parameters()))
     assert motion["lr"] == pytest.approx(1e-3) and rest["lr"] == pytest.approx(2e-4)
+
+
+def test_ctrl_c_names_the_checkpoint_to_resume_from(tmp_path, monkeypatch, capsys):
+    import amd_train.trainer
+    from amd_train.cli.train import main
+
+    def interrupted(cfg, show_progress=True):
+        Path(cfg.run.out_dir).mkdir(parents=True, exist_ok=True)
+        for step in (200, 400):
+            (Path(cfg.run.out_dir) / f"ckpt_{step:08d}.pt").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(amd_train.trainer, "train", interrupted)
+    assert main(["--quiet", "--out-dir", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "step 400" in err and str(tmp_path / "run") in err

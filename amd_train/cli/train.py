@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from amd_plugin.checkpoint import CheckpointError
 from amd_plugin.config import ConfigError
@@ -66,6 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, CheckpointError, TrainingDiverged) as err:
         print(f"amd-train: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C: checkpoints are written atomically, so the newest one is complete
+        from amd_train.checkpointing import newest_checkpoint_step
+
+        step = newest_checkpoint_step(Path(cfg.run.out_dir))
+        saved = f"newest checkpoint at step {step}" if step is not None else "no checkpoint yet"
+        print(
+            f"amd-train: interrupted; {saved} in {cfg.run.out_dir} "
+            "(the same command resumes from it)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         teardown_distributed()
     if state.history:
