@@ -38,6 +38,8 @@ variant_args() {  # overrides of configs/real.yaml per variant (batch 32 on the 
         gap4_no_ped2) echo "run.init_from= data.step_limit=4 data.root=runs/real_frames_no_ped2" ;;
         gap4_lr8e-4) echo "run.init_from= data.step_limit=4 optim.lr=8e-4" ;;
         gap4_192) echo "run.init_from= data.step_limit=4 data.resize_short=208 data.crop_size=[192,320] model.motion_size=[192,320]" ;;
+        # real.yaml has two segments since 2026-12-05; the variants above ran with five then
+        gap4_k5) echo "run.init_from= data.step_limit=4 model.num_segments=5" ;;
         *) echo "unknown variant $1" >&2; return 1 ;;
     esac
 }
