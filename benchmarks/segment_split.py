@@ -31,34 +31,24 @@ from amd_plugin.camera_motion import independent_motion
 from amd_plugin.checkpoint import load_model
 from amd_plugin.objectness import choose_foreground_channel
 from amd_train.config import load_train_config
-from amd_train.evaluate import segment_frames, segment_motion, upsample
+from amd_train.evaluate import channel_j, segment_frames, segment_motion
 from amd_train.heldout import HeldOutEvaluator
-from amd_train.metrics import region_similarity
-
-
-def mean_j(probs: np.ndarray, gts: list[np.ndarray]) -> float:
-    """J of ``T×h×w`` foreground probabilities (thresholded at 0.5) against ``T`` GT masks."""
-    return float(
-        np.mean([region_similarity(upsample(p, g.shape) > 0.5, g) for p, g in zip(probs, gts)])
-    )
 
 
 def split_scores(masks: np.ndarray, gts: list[np.ndarray], channel: int) -> dict:
     """J of ``channel``, of the best single channel and of the best union of 1 … K−1
     channels of soft masks ``T×K×h×w`` against ``T`` GT masks (the last two use the GT)."""
     k = masks.shape[1]
-    per_channel = [mean_j(masks[:, c], gts) for c in range(k)]
-    unions = {
-        subset: mean_j(masks[:, list(subset)].sum(1), gts)
-        for r in range(1, k)
-        for subset in itertools.combinations(range(k), r)
-    }
-    best = max(unions, key=unions.get)
+    per_channel = channel_j(masks, gts)
+    subsets = [s for r in range(1, k) for s in itertools.combinations(range(k), r)]
+    unions = np.stack([masks[:, list(s)].sum(1) for s in subsets], axis=1)  # T×U×h×w
+    union_j = channel_j(unions, gts)
+    best = int(np.argmax(union_j))
     return {
-        "label_free": per_channel[channel],
-        "oracle": max(per_channel),
-        "best_union": unions[best],
-        "best_union_channels": list(best),
+        "label_free": float(per_channel[channel]),
+        "oracle": float(per_channel.max()),
+        "best_union": float(union_j[best]),
+        "best_union_channels": list(subsets[best]),
     }
 
 
