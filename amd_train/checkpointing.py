@@ -132,7 +132,7 @@ def load_resume_state(out_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def newest_checkpoint_step(out_dir: Path) -> int | None:
+def newest_checkpoint_step(out_dir: str | Path) -> int | None:
     """Step of the newest ``ckpt_<step>.pt`` in ``out_dir`` (from its name), or None."""
     steps = [
         int(p.stem.removeprefix("ckpt_"))

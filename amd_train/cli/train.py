@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from amd_plugin.checkpoint import CheckpointError
 from amd_plugin.config import ConfigError
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C: checkpoints are written atomically, so the newest one is complete
         from amd_train.checkpointing import newest_checkpoint_step
 
-        step = newest_checkpoint_step(Path(cfg.run.out_dir))
+        step = newest_checkpoint_step(cfg.run.out_dir)
         saved = f"newest checkpoint at step {step}" if step is not None else "no checkpoint yet"
         print(
             f"amd-train: interrupted; {saved} in {cfg.run.out_dir} "
