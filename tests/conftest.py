@@ -1,4 +1,8 @@
+import contextlib
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,3 +59,23 @@ def decisive_model(decisive):
 
     torch.manual_seed(0)
     return decisive(AMD(ModelConfig(backbone="small")))
+
+
+@contextlib.contextmanager
+def _benchmark_module(name: str):
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # processes it starts find its functions by name
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def benchmark_module():
+    """``with benchmark_module("name") as m:`` loads ``benchmarks/name.py`` as module ``name``,
+    registered in ``sys.modules`` while in use."""
+    return _benchmark_module

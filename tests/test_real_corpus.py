@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +11,11 @@ from PIL import Image
 from amd_train.data.frames import list_images
 from amd_train.data.video_file import write_video
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def real_corpus():
-    spec = importlib.util.spec_from_file_location(
-        "real_corpus", REPO / "benchmarks" / "real_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["real_corpus"] = module  # decoding processes find its functions by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["real_corpus"]
+def real_corpus(benchmark_module):
+    with benchmark_module("real_corpus") as module:  # decoding processes find it by name
+        yield module
 
 
 @pytest.fixture()

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def segment_split():
-    spec = importlib.util.spec_from_file_location(
-        "segment_split", REPO / "benchmarks" / "segment_split.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def segment_split(benchmark_module):
+    with benchmark_module("segment_split") as module:
+        yield module
 
 
 def split_object(k: int = 4, frames: int = 2, size: int = 16):
