@@ -9,8 +9,14 @@ import pytest
 from amd_plugin import Segmenter, save_checkpoint
 from amd_plugin.io.video import VideoWriter
 from trt.graph_output import RejectedModel, check_acceptance
+from trt.runtimes import OnnxRuntimeBackend
 
 SHORT_SIDE = 48
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("AMD_OBJECTNESS_CACHE", str(tmp_path / "amd-cache"))
 
 
 def test_check_acceptance_reads_the_record():
@@ -164,8 +170,57 @@ def test_openvino_int8_cli_and_segmenter(decisive_model, clips, tmp_path, capsys
     assert segmenter.backend.metadata["int8_convolutions"] == "11/11"
     pred = segmenter.predict([np.zeros((60, 80, 3), np.uint8)])[0]
     assert pred.foreground.shape == (60, 80)
-    # auto takes an accepted int8 model it is given
-    assert Segmenter(ckpt, backend="auto", ir=out, device="cpu").backend.name == "openvino-int8"
+    # auto takes an int8 model it is given only if its held-out IoU met the product's 0.98
+    recorded = float(segmenter.backend.metadata["heldout_mask_iou"])
+    auto = Segmenter(ckpt, backend="auto", ir=out, device="cpu").backend.name
+    assert (auto == "openvino-int8") == (recorded >= 0.98)
+
+
+def test_auto_times_the_accepted_int8_model_in_the_cache(
+    decisive_model, clips, tmp_path, monkeypatch, caplog, capsys
+):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from amd_plugin import load_model
+    from trt import backend_choice, cli
+    from trt.cache import int8_cache_path
+
+    caplog.set_level("INFO", logger="trt.backend_choice")
+    # int8 is "fastest" here, so only its acceptance record can keep auto from taking it
+    monkeypatch.setattr(
+        backend_choice, "probe_seconds", lambda b: 1.0 if b.name.endswith("int8") else 2.0
+    )
+
+    def quantize(checkpoint, *options: str) -> int:
+        args = ["quantize", "--checkpoint", str(checkpoint), "--method", "onnxruntime"]
+        args += ["--calibrate", *map(str, clips[:2]), "--heldout", *map(str, clips[2:])]
+        args += ["--frames-per-clip", "4", "--heldout-per-clip", "2", "--short-side", "48"]
+        return cli.main([*args, *options])
+
+    def auto(model) -> str:
+        return backend_choice.make_backend("auto", model=model, device="cpu").name
+
+    ckpt = save_checkpoint(decisive_model, tmp_path / "m.pt", foreground_channel=1)
+    stored = int8_cache_path(decisive_model, "onnxruntime")
+    # rejected (no model reaches IoU 1.01): stored without --out, but auto leaves it out
+    assert quantize(ckpt, "--min-iou", "1.01", "--no-accuracy-control") == 1
+    assert stored.exists() and "stored in the cache" not in capsys.readouterr().out
+    assert auto(decisive_model) != "onnxruntime-int8"
+    assert f"not using onnxruntime: {stored}: this int8 model was rejected" in caplog.text
+    # accepted under a lax --min-iou: its recorded held-out IoU, not the verdict, decides
+    assert quantize(ckpt, "--min-iou", "0", "--no-accuracy-control") == 0
+    assert "stored in the cache: backend 'auto' times it" in capsys.readouterr().out
+    recorded = float(OnnxRuntimeBackend(stored).metadata["heldout_mask_iou"])
+    assert (auto(decisive_model) == "onnxruntime-int8") == (recorded >= 0.98)
+    # the shipped trained model keeps its masks in int8 on these clips: auto times and takes it
+    assert quantize("synthetic-small", "--min-iou", "0.98") == 0
+    trained = load_model("synthetic-small", device="cpu").model
+    assert auto(trained) == "onnxruntime-int8"
+    assert "onnxruntime-int8 1.000 s" in caplog.text
+    # a file given to auto is what runs: the cache is not searched
+    fp32 = backend_choice.make_backend("onnxruntime", model=trained).path
+    given = backend_choice.make_backend("auto", model=trained, onnx=fp32, device="cpu")
+    assert given.name in {"onnxruntime", "openvino"}
 
 
 @pytest.mark.slow

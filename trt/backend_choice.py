@@ -17,10 +17,10 @@ import torch
 from amd_plugin.backends import InferenceBackend, TorchBackend, resolve_device
 from amd_plugin.checkpoint import load_model
 from amd_plugin.modeling.amd import AMD
-from trt.cache import cached_engine, cached_onnx
+from trt.cache import cached_engine, cached_int8_models, cached_onnx
 from trt.engine import TensorRTUnavailable, tensorrt_importable
 from trt.export import ExportOptions
-from trt.graph_output import INT8_MIN_IOU
+from trt.graph_output import INT8_MIN_IOU, RejectedModel
 from trt.metadata import EngineMismatch
 from trt.openvino_runtime import (
     OpenVINOBackend,
@@ -48,7 +48,8 @@ def choose_backend(
     runtime among OpenVINO and ONNX Runtime that builds and passes is timed on this machine
     (:func:`probe_seconds`) and the fastest runs: measured in ``benchmarks/inference.py``
     they are within 2–20% of each other and which one leads depends on the model, the size
-    and the load. Eager PyTorch closes the list (the fallback).
+    and the load. Eager PyTorch closes the list (the fallback). :func:`make_backend` adds
+    the calibrated int8 models of the same weights found in the cache to the CPU timing.
     """
     order = []
     if engine_given and tensorrt_importable and cuda_available:
@@ -87,11 +88,14 @@ def verify_backend(
     """Mask IoU of ``backend`` against eager fp32 PyTorch on two small synthetic images.
 
     Returns the IoU, or ``None`` when it is below ``min_iou`` (or the shapes differ). int8
-    models are not probed here: they carry the result of their held-out acceptance check,
-    which their loader has already enforced.
+    models are not probed here: their held-out acceptance check (real frames, more of them)
+    is read from their metadata instead, so one accepted with a laxer ``--min-iou`` than
+    ``min_iou`` does not pass.
     """
-    if getattr(backend, "metadata", {}).get("int8_accepted") == "true":
-        return 1.0
+    meta = getattr(backend, "metadata", {})
+    if meta.get("int8_accepted") == "true":
+        iou = float(meta.get("heldout_mask_iou", "nan"))
+        return iou if iou >= min_iou else None
     images = synthetic_images(2, 64, 96, seed=4)
     net = copy.deepcopy(model.appearance).float().cpu().eval()  # the caller's stays put
     with torch.inference_mode():
@@ -127,7 +131,9 @@ def make_backend(
         name: which runtime. ``auto``: of :func:`choose_backend`'s candidates that build
             and agree with eager PyTorch (:func:`verify_backend`), on a GPU the first, on a
             CPU the fastest on this machine (:func:`probe_seconds`; an ``ir`` given makes
-            it OpenVINO); the choice is logged and is the backend's ``name``.
+            it OpenVINO), timing the fp32 runtimes together with the accepted int8 models
+            of these weights in the cache (``amd-trt quantize`` without ``--out``) when no
+            file is given; the choice is logged and is the backend's ``name``.
         model, checkpoint: the weights (a checkpoint is loaded only when needed).
         engine: TensorRT engine; without one, ``tensorrt`` builds (and caches) an engine.
         onnx: ONNX graph for ``onnxruntime`` (or ``openvino``); without one the model is
@@ -172,17 +178,31 @@ def make_backend(
     )
     weights = _require_model(model, checkpoint, "auto")
     common["model"] = weights
+    runs = [(choice, files, False) for choice in candidates if choice != "torch"]
+    if not cuda and not any(files.values()):
+        runs += _cached_int8_runs(weights, candidates, files, cache_dir)
     verified: list[InferenceBackend] = []
-    for choice in candidates:
-        if choice == "torch":
-            break
+    for choice, choice_files, cached_int8 in runs:
         try:
-            backend = _build(choice, files, common, options)
-        except (TensorRTUnavailable, EngineMismatch, OpenVINOUnavailable, ImportError) as err:
+            backend = _build(choice, choice_files, common, options)
+        except (
+            TensorRTUnavailable,
+            EngineMismatch,
+            OpenVINOUnavailable,
+            RejectedModel,
+            ImportError,
+        ) as err:
             LOG.warning("auto backend: not using %s: %s", choice, err)
             continue
         if verify_backend(backend, weights) is None:
-            LOG.warning("auto backend: %s disagrees with eager PyTorch, not using it", choice)
+            LOG.warning(
+                "auto backend: %s disagrees with eager PyTorch (mask IoU < %s), not using it",
+                backend.name,
+                INT8_MIN_IOU,
+            )
+            continue
+        if cached_int8 and backend.metadata.get("precision") != "int8":
+            LOG.info("auto backend: %s has no int8 layer left, skipping it", backend.path)
             continue
         verified.append(backend)
         # GPU runtimes come in a fixed order; a given OpenVINO model is what was asked for
@@ -194,15 +214,27 @@ def make_backend(
     if len(verified) == 1:
         LOG.info("auto backend: %s", verified[0].name)
         return verified[0]
-    seconds = {backend.name: probe_seconds(backend) for backend in verified}
-    fastest = min(verified, key=lambda backend: seconds[backend.name])
+    seconds = [probe_seconds(backend) for backend in verified]
+    fastest = verified[seconds.index(min(seconds))]
     LOG.info(
         "auto backend: %s (%s per %d×%d frame)",
         fastest.name,
-        ", ".join(f"{name} {t:.3f} s" for name, t in seconds.items()),
+        ", ".join(f"{b.name} {t:.3f} s" for b, t in zip(verified, seconds)),
         *AUTO_PROBE_SIZE,
     )
     return fastest
+
+
+def _cached_int8_runs(
+    weights: AMD, candidates: list[str], files: dict[str, Any], cache_dir: str | Path | None
+) -> list[tuple[str, dict[str, Any], bool]]:
+    """The calibrated int8 models of these weights that ``amd-trt quantize`` left in the
+    cache, as ``(runtime, files, True)`` for the runtimes among ``candidates``."""
+    return [
+        (runtime, {**files, "ir" if runtime == "openvino" else "onnx": path}, True)
+        for runtime, path in cached_int8_models(weights, cache_dir).items()
+        if runtime in candidates
+    ]
 
 
 # the frame size auto times the CPU runtimes on: the default inference size of a 16:9 video

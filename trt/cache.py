@@ -5,6 +5,8 @@ Layout under ``$AMD_OBJECTNESS_CACHE`` (default ``~/.cache/amd-objectness``)::
     onnx/<key>.onnx          key = hash(weights, export options, torch version)
     tensorrt/<key>.engine    key = hash(graph key, profile, precision, GPU, TensorRT version)
     tensorrt/timing_*.cache  TensorRT timing caches (see trt.engine)
+    int8/<model>-<runtime>   calibrated int8 models from ``amd-trt quantize`` without --out;
+                             ``auto`` on a CPU times the accepted ones for these weights
 
 Weights are identified by the model's own tensors when a model is given (always right,
 ~0.3 s for ResNet-50), else by the checkpoint file's sha256 (then a hit needs no model load).
@@ -143,3 +145,26 @@ def cached_engine(
         **build_options,
     )  # type: ignore[arg-type]
     return engine_path
+
+
+# the file each runtime's calibrated int8 model is stored as
+INT8_SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
+
+
+def int8_cache_path(model: AMD, runtime: str, cache_dir: str | Path | None = None) -> Path:
+    """Where ``amd-trt quantize`` stores the ``runtime`` int8 model of these weights."""
+    if runtime not in INT8_SUFFIXES:
+        raise ValueError(f"no int8 models for runtime '{runtime}' (known: {sorted(INT8_SUFFIXES)})")
+    name = f"{model_fingerprint(model)[:32]}-{runtime}{INT8_SUFFIXES[runtime]}"
+    return cache_root(cache_dir) / "int8" / name
+
+
+def cached_int8_models(model: AMD, cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """``{runtime: path}`` of the int8 models of these weights in the cache (accepted or not:
+    the runtimes read and enforce the acceptance record)."""
+    found = {}
+    for runtime in INT8_SUFFIXES:
+        path = int8_cache_path(model, runtime, cache_dir)
+        if path.exists():
+            found[runtime] = path
+    return found

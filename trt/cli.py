@@ -4,12 +4,13 @@
     amd-trt build  --checkpoint CKPT --out model.engine [--onnx G] [--min 1x256x256 ...]
     amd-trt check  --checkpoint CKPT [--engine model.engine]
     amd-trt quantize --checkpoint CKPT --method openvino --calibrate CLIP ... --heldout CLIP ...
-                     --out model.int8.xml
+                     [--out model.int8.xml]
 
 Missing TensorRT or CUDA ends ``build`` with exit code 2 and a one-line error; ``check``
 reports it and still runs the ONNX Runtime and OpenVINO parity/throughput checks on CPU.
 ``quantize`` writes a calibrated int8 model with its acceptance check (held-out mask IoU
-against fp32) in its metadata and exits 1 when the check fails (see :mod:`trt.quantize`).
+against fp32) in its metadata and exits 1 when the check fails (see :mod:`trt.quantize`);
+without ``--out`` it goes to the cache, where ``backend="auto"`` finds it for these weights.
 """
 
 from __future__ import annotations
@@ -107,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     qnt.add_argument(
         "--heldout", nargs="+", required=True, help="other videos, for the acceptance check"
     )
-    qnt.add_argument("--out", required=True, type=Path, help="output .xml (openvino) or .onnx")
+    qnt.add_argument(
+        "--out",
+        type=Path,
+        help="output .xml (openvino) or .onnx; default: the cache, where backend 'auto' "
+        "finds it for these weights",
+    )
     qnt.add_argument("--frames-per-clip", type=int, default=8, help="calibration+validation")
     qnt.add_argument("--heldout-per-clip", type=int, default=4)
     qnt.add_argument("--short-side", type=int, default=392, help="inference resolution")
@@ -260,6 +266,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    from trt.cache import INT8_SUFFIXES, int8_cache_path
     from trt.quantize import quantize_openvino, sample_frames, split_alternate
     from trt.quantize_ort import quantize_onnxruntime
 
@@ -270,10 +277,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         raise ValueError(
             f"held-out clips must not be calibration clips: {sorted(map(str, overlap))}"
         )
-    suffix = ".xml" if args.method == "openvino" else ".onnx"
-    if args.out.suffix != suffix:
+    suffix = INT8_SUFFIXES[args.method]
+    if args.out is not None and args.out.suffix != suffix:
         raise ValueError(f"{args.out}: --method {args.method} writes a {suffix} file")
     loaded = load_model(args.checkpoint, device="cpu")
+    out = args.out or int8_cache_path(loaded.model, args.method)
     calibration, validation = split_alternate(
         sample_frames(args.calibrate, args.frames_per_clip, args.short_side)
     )
@@ -289,7 +297,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     if args.method == "openvino":
         result = quantize_openvino(
             loaded.model,
-            args.out,
+            out,
             calibration,
             validation,
             heldout,
@@ -301,7 +309,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     else:
         result = quantize_onnxruntime(
             loaded.model,
-            args.out,
+            out,
             calibration,
             validation,
             heldout,
@@ -310,6 +318,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             provenance=provenance,
         )
     print(result)
+    if args.out is None and result.accepted:
+        print(f"stored in the cache: backend 'auto' times it against the fp32 runtimes ({out})")
     return 0 if result.accepted else 1
 
 

@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="torch",
         choices=backend_names(),
         help="inference runtime; 'auto' takes the fastest one on this machine that agrees "
-        "with PyTorch (on a CPU: openvino or onnxruntime, timed at start; else torch)",
+        "with PyTorch (on a CPU: openvino, onnxruntime or an accepted int8 model of these "
+        "weights from `amd-trt quantize`, timed at start; else torch)",
     )
     p.add_argument(
         "--runtime-model",
