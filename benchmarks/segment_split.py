@@ -11,6 +11,10 @@ For every held-out video it reports (ANALYSIS ONLY: the oracle figures use the G
 * ``oracle``: J of the best single channel;
 * ``best_union``: J of the best union of 1 … K−1 channels (the foreground if channels could
   be merged);
+* the extent of the label-free channel's mask: ``precision`` and ``recall`` against the GT
+  and the mean ``area`` of the mask and of the GT (fractions of the frame): an object
+  segment that spills onto the scene around the object shows as precision < recall and
+  area > GT area;
 * per channel: mean mass and mean segment-flow length (px at the evaluation size).
 
     python benchmarks/segment_split.py runs/default30/last.pt --config runs/default30/config.yaml
@@ -31,7 +35,7 @@ from amd_plugin.camera_motion import independent_motion
 from amd_plugin.checkpoint import load_model
 from amd_plugin.objectness import choose_foreground_channel
 from amd_train.config import load_train_config
-from amd_train.evaluate import channel_j, segment_frames, segment_motion
+from amd_train.evaluate import channel_j, segment_frames, segment_motion, upsample
 from amd_train.heldout import HeldOutEvaluator
 
 
@@ -52,12 +56,25 @@ def split_scores(masks: np.ndarray, gts: list[np.ndarray], channel: int) -> dict
     }
 
 
+def extent(masks: np.ndarray, gts: list[np.ndarray], channel: int) -> dict:
+    """Mean precision, recall and area of ``channel``'s mask (soft masks ``T×K×h×w``,
+    upsampled to the GT size and cut at 0.5, as the J above) and the GT's mean area."""
+    rows = []
+    for m, g in zip(masks, gts):
+        pred, gt = upsample(m[channel], g.shape) > 0.5, g.astype(bool)
+        hit = float((pred & gt).sum())
+        rows.append((hit / max(pred.sum(), 1), hit / max(gt.sum(), 1), pred.mean(), gt.mean()))
+    precision, recall, area, gt_area = (float(v) for v in np.mean(rows, axis=0))
+    return {"precision": precision, "recall": recall, "area": area, "gt_area": gt_area}
+
+
 def analyse_video(model, frames, gts, short_side: int | None) -> dict:
     masks = segment_frames(model, frames, short_side)  # T×K×h×w
     channel = choose_foreground_channel(masks, residual_motion=independent_motion(frames))
     flow = np.linalg.norm(segment_motion(model, frames, short_side), axis=-1).mean(0)
     return {
         **split_scores(masks, gts, channel),
+        **extent(masks, gts, channel),
         "mass": [round(float(m), 3) for m in masks.mean(axis=(0, 2, 3))],
         "flow_px": [round(float(f), 2) for f in flow],
     }
@@ -89,11 +106,13 @@ def main() -> None:
         print(
             f"{name}: label-free {r['label_free']:.3f}  oracle {r['oracle']:.3f}  "
             f"best union {r['best_union']:.3f} {r['best_union_channels']}  "
+            f"precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
+            f"area {r['area']:.3f} (GT {r['gt_area']:.3f})  "
             f"mass {r['mass']}  |flow| {r['flow_px']}"
         )
     means = {
         key: float(np.mean([r[key] for r in rows.values()]))
-        for key in ("label_free", "oracle", "best_union")
+        for key in ("label_free", "oracle", "best_union", "precision", "recall", "area", "gt_area")
     }
     print("mean: " + "  ".join(f"{key} {value:.3f}" for key, value in means.items()))
     if args.json:

@@ -43,3 +43,14 @@ def test_an_object_in_one_channel_gains_nothing_from_unions(segment_split):
     assert scores["label_free"] < 0.1  # the background channel was picked
     assert scores["oracle"] == pytest.approx(1.0, abs=0.02)
     assert scores["best_union"] == pytest.approx(scores["oracle"])
+
+
+def test_a_mask_that_spills_around_the_object_shows_in_precision_and_area(segment_split):
+    masks, gts = split_object()  # GT: the 8×8 square at 4:12 of a 16×16 frame
+    spill = np.zeros_like(masks[:, 0])
+    spill[:, 2:14, 2:14] = 1.0  # the 8×8 object and a 2-pixel ring around it
+    scores = segment_split.extent(np.stack([1 - spill, spill], axis=1), gts, channel=1)
+    assert scores["recall"] == pytest.approx(1.0)
+    assert scores["precision"] == pytest.approx(64 / 144, abs=0.03)
+    assert scores["area"] == pytest.approx(144 / 256, abs=0.03)
+    assert scores["gt_area"] == pytest.approx(64 / 256)
