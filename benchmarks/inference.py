@@ -13,7 +13,8 @@ eager fp32, compiled fp16 and TensorRT (when installed, or an ``--engine`` is gi
 
 ``--clip`` adds the end-to-end rate of ``amd-segment`` on the first ``--clip-frames`` frames
 of a real video with each CPU runtime: decoding, inference, and writing masks, heatmaps and
-the overlay video, after the runtime is built.
+the overlay video, after the runtime is built; and with ``backend="auto"`` as a user gets it
+once the accepted int8 models are in its cache (the row names what auto took).
 
     python benchmarks/inference.py --models resnet50,synthetic-small \\
         --clip ../shared/data/real-video/sam2/04_coffee.mp4 --json benchmarks/results/cpu_inference.json
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from inference_end_to_end import end_to_end, trimmed_clip
+from inference_end_to_end import auto_backend, end_to_end, trimmed_clip
 from inference_int8 import HELDOUT_CLIPS, REAL_VIDEO, clips, int8_models
 from PIL import Image
 
@@ -266,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.clip:
             e2e_runtimes = {k: v for k, v in found.items() if "int8" not in k or k in accepted}
             with tempfile.TemporaryDirectory() as tmp:
+                auto = auto_backend(model, int8, Path(tmp) / "cache", args.threads)
+                e2e_runtimes[f"auto (took {auto.name})"] = auto
                 clip = trimmed_clip(args.clip, args.clip_frames, Path(tmp))
                 e2e = end_to_end(model, e2e_runtimes, clip, fg, args)
             print(f"\n| end-to-end amd-segment, {args.clip.name}, {args.clip_frames} frames "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 from amd_plugin import AMD, Segmenter
 from amd_plugin.backends import InferenceBackend
 from amd_plugin.io.video import VideoWriter, iter_frames
+from trt.backend_choice import make_backend
+from trt.cache import int8_cache_path
 
 
 def trimmed_clip(path: Path, frames: int, folder: Path) -> Path:
@@ -42,3 +45,26 @@ def end_to_end(
     for row in rows:
         row["x_eager"] = row["fps"] / base
     return rows
+
+
+def auto_backend(
+    model: AMD, int8: list[dict], cache: Path, threads: int | None
+) -> InferenceBackend:
+    """``backend="auto"`` as a user gets it after ``amd-trt quantize`` put this run's accepted
+    int8 models in the cache (per runtime, the one with the most int8 convolutions), with
+    ``cache`` as the cache folder."""
+    best: dict[str, dict] = {}
+    for record in int8:
+        if record["int8_accepted"] != "true" or record.get("precision") != "int8":
+            continue
+        runtime = "openvino" if record["path"].endswith(".xml") else "onnxruntime"
+        convs = int(record["int8_convolutions"].split("/")[0])
+        if convs > int(best.get(runtime, {}).get("int8_convolutions", "0/0").split("/")[0]):
+            best[runtime] = record
+    for runtime, record in best.items():
+        target = int8_cache_path(model, runtime, cache)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(record["path"], target)
+        if runtime == "openvino":  # the IR's weights travel next to it
+            shutil.copyfile(Path(record["path"]).with_suffix(".bin"), target.with_suffix(".bin"))
+    return make_backend("auto", model=model, device="cpu", threads=threads, cache_dir=cache)

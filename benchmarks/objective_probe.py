@@ -1,0 +1,129 @@
+"""Does the training objective prefer the true object masks? A yardstick check.
+
+For a trained checkpoint and held-out synthetic videos, the view-synthesis loss the trainer
+minimises is computed with the checkpoint's own motion pathway fed different masks in place
+of the appearance network's: its own masks, the ground truth, and the ground truth grown or
+shrunk by a band of a few pixels. If a grown mask scores a lower loss than the truth, the
+objective itself rewards a mask that spills onto the scene, and more training moves the
+masks away from the truth (ANALYSIS ONLY: the GT is used to build the probe masks).
+
+    python benchmarks/objective_probe.py runs/default15_k2/last.pt --config runs/default15_k2/config.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from amd_plugin.checkpoint import load_model
+from amd_plugin.modeling.amd import AMD, denormalize
+from amd_train.config import load_train_config
+from amd_train.evaluate import frames_to_tensor
+from amd_train.losses import LossConfig
+from amd_train.objective import training_objective
+from amd_train.synthetic import generate_video
+
+BANDS = (-4, -2, 0, 2, 4, 8)  # px at the frame size: < 0 shrinks the GT, > 0 grows it
+
+
+def grow(gt: torch.Tensor, band: int) -> torch.Tensor:
+    """Binary ``N×1×H×W`` masks grown (band > 0) or shrunk (band < 0) by ``|band|`` px."""
+    if band == 0:
+        return gt
+    size = 2 * abs(band) + 1
+    if band > 0:
+        return F.max_pool2d(gt, size, stride=1, padding=abs(band))
+    return 1.0 - F.max_pool2d(1.0 - gt, size, stride=1, padding=abs(band))
+
+
+def soft_masks(fg: torch.Tensor, channel: int, size: tuple[int, int]) -> torch.Tensor:
+    """Two-segment masks ``N×2×h×w`` on the appearance grid, the object in ``channel``."""
+    fg = F.interpolate(fg, size=size, mode="area")
+    return torch.cat([fg, 1.0 - fg] if channel == 0 else [1.0 - fg, fg], dim=1)
+
+
+@torch.inference_mode()
+def pair_losses(
+    model: AMD, loss_cfg: LossConfig, frames: list, gts: list, gap: int, channel: int
+) -> dict[str, float]:
+    """Mean loss over the video's pairs ``(t, t + gap)`` for each kind of mask."""
+    x = frames_to_tensor(frames, None, "cpu")
+    a, b = x[:-gap], x[gap:]
+    own = model.appearance(torch.cat([a, b])).softmax(1)
+    grid = tuple(own.shape[-2:])
+    gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
+    gt_a, gt_b = gt[:-gap], gt[gap:]
+    rgb = F.interpolate(
+        denormalize(torch.cat([a, b])),
+        size=model.cfg.motion_size,
+        mode="bilinear",
+        align_corners=True,
+    )
+    rgb_a, rgb_b = rgb[: len(a)], rgb[len(a) :]
+    candidates = {"own": (own[: len(a)], own[len(a) :])}
+    for band in BANDS:
+        name = "gt" if band == 0 else f"gt{band:+d}px"
+        candidates[name] = (
+            soft_masks(grow(gt_a, band), channel, grid),
+            soft_masks(grow(gt_b, band), channel, grid),
+        )
+    losses = {}
+    for name, (masks_a, masks_b) in candidates.items():
+        motion = model.motion(rgb_a, rgb_b, masks_a, masks_b)
+        loss, _ = training_objective(motion, rgb_a, rgb_b, loss_cfg)
+        losses[name] = float(loss)
+    return losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--config", required=True, help="the run's config (world, loss)")
+    parser.add_argument("--videos", type=int, default=12)
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--gaps", default="1,2,3", help="frame gaps of the pairs")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = load_train_config(args.config)
+    loaded = load_model(args.checkpoint, device="cpu")
+    model, channel = loaded.model.eval(), loaded.foreground_channel or 1
+    if model.num_segments != 2:
+        raise SystemExit(
+            f"{args.checkpoint}: the probe builds two-segment masks, model has K={model.num_segments}"
+        )
+    rows = []
+    for v in range(args.videos):
+        video = generate_video(cfg.data.synthetic, (cfg.eval.seed, v))
+        frames, gts = list(video.frames[: args.frames]), list(video.masks[: args.frames])
+        for gap in map(int, args.gaps.split(",")):
+            rows.append(pair_losses(model, cfg.loss, frames, gts, gap, channel))
+    names = list(rows[0])
+    means = {name: float(np.mean([r[name] for r in rows])) for name in names}
+    wins = {
+        name: float(np.mean([r[name] < r["gt"] for r in rows])) for name in names if name != "gt"
+    }
+    for name in names:
+        beat = f"  (below the GT's loss in {wins[name]:.0%} of videos×gaps)" if name in wins else ""
+        print(f"{name:>8}: loss {means[name]:.5f}{beat}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "checkpoint": str(args.checkpoint),
+            "videos": args.videos,
+            "frames": args.frames,
+            "gaps": args.gaps,
+            "mean_loss": means,
+            "below_gt": wins,
+        }
+        args.json.write_text(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
