@@ -66,6 +66,44 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     ),
 }
 
+# The other direction: the noise world (the default) with one property of the textured world.
+NOISE = "synthetic.yaml"
+VARIANTS |= {
+    "nw_periodic_textures": (
+        NOISE,
+        [
+            f"data.synthetic.background_textures={ALL_TEXTURES}",
+            f"data.synthetic.object_textures={ALL_TEXTURES}",
+        ],
+        "textured world's textures (stripes, checkers, gradients, mixtures and noise)",
+    ),
+    "nw_same_grain": (
+        NOISE,
+        ["data.synthetic.background_cell=[0,0]", "data.synthetic.object_cell=[0,0]"],
+        "size-relative noise grain for scene and object (was coarse scene, fine object)",
+    ),
+    "nw_small_objects": (
+        NOISE,
+        ["data.synthetic.object_size=[0.2,0.5]"],
+        "objects 0.2-0.5 of the short side (was 0.4-0.75)",
+    ),
+    "nw_three_objects": (NOISE, ["data.synthetic.max_objects=3"], "1-3 objects (was 1)"),
+    "nw_camouflage": (
+        NOISE,
+        ["data.synthetic.camouflage_prob=0.2", "data.synthetic.low_contrast_prob=0.2"],
+        "camouflaged or low-contrast objects (0.2 each)",
+    ),
+    "nw_fast_camera": (NOISE, ["data.synthetic.background_pan=3"], "camera pan 3 (was 1.5)"),
+    "nw_static_camera": (NOISE, ["data.synthetic.background_pan=0"], "static camera (pan 0)"),
+    "nw_slow_objects": (
+        NOISE,
+        ["data.synthetic.object_speed=[1,3]"],
+        "objects 1-3 px/frame (was 2-6)",
+    ),
+    "nw_gaps_1_3": (NOISE, ["data.step_limit=3"], "frame gaps 1-3 (was 1)"),
+    "nw_five_segments": (NOISE, ["model.num_segments=5"], "five segments (was 2)"),
+}
+
 
 def eval_records(run: Path) -> list[dict]:
     metrics = run / "metrics.jsonl"
@@ -82,9 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/emergence_worlds"))
     p.add_argument("--record", type=Path, default=None, help="write the table as JSON here")
     p.add_argument("--only", nargs="*", default=None, help="variant names (default: all)")
+    p.add_argument(
+        "--from-noise-world",
+        action="store_true",
+        help="the nw_* variants and the noise world itself (default: the textured-world ones)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = every core)")
     args = p.parse_args(argv)
-    names = args.only or list(VARIANTS)
+    textured_side = [n for n in VARIANTS if not n.startswith("nw_")]
+    names = args.only or (
+        ["noise_world", *[n for n in VARIANTS if n.startswith("nw_")]]
+        if args.from_noise_world
+        else textured_side
+    )
     unknown = set(names) - set(VARIANTS)
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
@@ -138,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 for n, r in rows.items()
             },
             args.record.with_suffix(".png"),
-            "training steps (batch 8)",
+            "training steps",
             "held-out label-free IoU",
             "one property of the synthetic world at a time",
         )
