@@ -3,6 +3,8 @@ acceptance record in the model, and the runtimes refusing a rejected model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -212,6 +214,12 @@ def test_auto_times_the_accepted_int8_model_in_the_cache(
     assert "stored in the cache: backend 'auto' times it" in capsys.readouterr().out
     recorded = float(OnnxRuntimeBackend(stored).metadata["heldout_mask_iou"])
     assert (auto(decisive_model) == "onnxruntime-int8") == (recorded >= 0.98)
+    # a later rejected run does not replace the accepted model: it goes beside it
+    assert quantize(ckpt, "--min-iou", "1.01", "--no-accuracy-control") == 1
+    assert "already in the cache stays" in capsys.readouterr().out
+    assert OnnxRuntimeBackend(stored).metadata["int8_accepted"] == "true"
+    assert stored.with_name(f"{stored.stem}.rejected.onnx").exists()
+    assert not stored.with_name(f"{stored.stem}.new.onnx").exists()
     # the shipped trained model keeps its masks in int8 on these clips: auto times and takes it
     # (at 96 px: at 48 its stride-8 masks are 6×8 cells, where one flipped cell costs 0.1 IoU)
     assert quantize("synthetic-small", "--min-iou", "0.98", short_side=96) == 0
@@ -238,3 +246,24 @@ def test_openvino_accuracy_control_reaches_the_validation_target(decisive_model,
     assert result.accepted == (result.heldout_mask_iou >= 0.98)
     quantized, total = map(int, result.metadata["int8_convolutions"].split("/"))
     assert total == 11 and result.metadata["precision"] == ("int8" if quantized else "fp32")
+
+
+def test_a_rejected_ir_goes_beside_the_cached_one_with_its_weights(tmp_path):
+    from trt.cache import store_int8_in_cache
+
+    target = tmp_path / "w-openvino.xml"
+
+    def write(name: str, text: str) -> Path:
+        xml = tmp_path / f"{name}.xml"
+        xml.write_text(text)
+        xml.with_suffix(".bin").write_text(text)
+        return xml
+
+    assert store_int8_in_cache(write("new", "first"), target, accepted=False) == target
+    assert store_int8_in_cache(write("new", "second"), target, accepted=False) != target
+    rejected = tmp_path / "w-openvino.rejected.xml"
+    assert target.read_text() == target.with_suffix(".bin").read_text() == "first"
+    assert rejected.read_text() == rejected.with_suffix(".bin").read_text() == "second"
+    assert store_int8_in_cache(write("new", "third"), target, accepted=True) == target
+    assert target.read_text() == target.with_suffix(".bin").read_text() == "third"
+    assert not (tmp_path / "new.xml").exists() and not (tmp_path / "new.bin").exists()

@@ -168,3 +168,18 @@ def cached_int8_models(model: AMD, cache_dir: str | Path | None = None) -> dict[
         if path.exists():
             found[runtime] = path
     return found
+
+
+def store_int8_in_cache(written: Path, target: Path, accepted: bool) -> Path:
+    """Move a freshly written int8 model (an IR with its ``.bin``) to ``target`` in the cache.
+
+    A rejected model never replaces one already there, which may be an accepted model that
+    ``auto`` relies on: it goes beside it as ``<name>.rejected.<ext>``. Returns where it went.
+    """
+    dest = target
+    if not accepted and target.exists():
+        dest = target.with_name(f"{target.stem}.rejected{target.suffix}")
+    if target.suffix == ".xml":  # weights first, as trt.openvino_runtime.save_ir does
+        written.with_suffix(".bin").replace(dest.with_suffix(".bin"))
+    written.replace(dest)
+    return dest

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -266,7 +267,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from trt.cache import INT8_SUFFIXES, int8_cache_path
+    from trt.cache import INT8_SUFFIXES, int8_cache_path, store_int8_in_cache
     from trt.quantize import quantize_openvino, sample_frames, split_alternate
     from trt.quantize_ort import quantize_onnxruntime
 
@@ -281,7 +282,9 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix != suffix:
         raise ValueError(f"{args.out}: --method {args.method} writes a {suffix} file")
     loaded = load_model(args.checkpoint, device="cpu")
-    out = args.out or int8_cache_path(loaded.model, args.method)
+    # without --out: written under a temporary name, then moved into the cache
+    target = None if args.out else int8_cache_path(loaded.model, args.method)
+    out = args.out or target.with_name(f"{target.stem}.new{target.suffix}")
     calibration, validation = split_alternate(
         sample_frames(args.calibrate, args.frames_per_clip, args.short_side)
     )
@@ -317,9 +320,15 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             accuracy_control=not args.no_accuracy_control,
             provenance=provenance,
         )
+    if target is not None:
+        result = replace(result, path=store_int8_in_cache(result.path, target, result.accepted))
     print(result)
-    if args.out is None and result.accepted:
-        print(f"stored in the cache: backend 'auto' times it against the fp32 runtimes ({out})")
+    if target is not None and result.accepted:
+        print(f"stored in the cache: backend 'auto' times it against the fp32 runtimes ({target})")
+    elif target is not None and result.path != target:
+        print(
+            f"the int8 model already in the cache stays ({target}); this rejected one is beside it"
+        )
     return 0 if result.accepted else 1
 
 
