@@ -23,8 +23,12 @@ def line_plot(
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
-    for label, (xs, ys) in series.items():
-        ax.plot(list(xs), list(ys), marker="o", markersize=3, label=label)
+    # past the default cycle's 10 colours, the 11th curve would reuse the 1st one's
+    styles = ["-", "--", ":"]
+    for i, (label, (xs, ys)) in enumerate(series.items()):
+        ax.plot(
+            list(xs), list(ys), marker="o", markersize=3, label=label, linestyle=styles[i // 10 % 3]
+        )
     for y, label in hlines:
         ax.axhline(y, linestyle="--", linewidth=0.8, color="grey")
         ax.text(ax.get_xlim()[0], y, f" {label}", va="bottom", fontsize=8, color="grey")
