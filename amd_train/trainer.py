@@ -190,8 +190,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     evaluator = HeldOutEvaluator(cfg) if info.is_main else None
     clock.start_now()
     last_ckpt_time = time.monotonic()
-    # a run whose lr follows the clock is measured in minutes: its bar shows the budget used
-    by_time = cfg.run.max_minutes > 0 and cfg.optim.decay_over == "minutes"
+    # a run with a time budget is measured in minutes: its bar shows the budget used (a bar
+    # over the 100000 steps such configs give as a ceiling would predict hours to go)
+    by_time = cfg.run.max_minutes > 0
     bar = tqdm(
         total=cfg.run.max_minutes
         if by_time
@@ -313,8 +314,6 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 postfix = {"loss": f"{loss_mean:.4f}", "lr": f"{scheduler.get_last_lr()[0]:.2e}"}
                 if by_time:
                     postfix["step"] = str(state.step)
-                elif cfg.run.max_minutes > 0:  # a time budget may end the run before the steps
-                    postfix["min"] = f"{clock.minutes():.1f}/{cfg.run.max_minutes:g}"
                 bar.set_postfix(postfix)
             if (
                 run_log is not None
