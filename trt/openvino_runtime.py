@@ -16,6 +16,7 @@ fp32 and changed the logits by up to 5, so the backend asks for fp32 explicitly.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from pathlib import Path
@@ -99,13 +100,21 @@ def convert_from_torch(model: AMD | nn.Module, foreground_channel: int | None = 
     return converted
 
 
+@functools.cache
+def openvino_core() -> Any:
+    """The process's one OpenVINO ``Core`` (as OpenVINO recommends). A Core per model loads
+    and unloads the CPU plugin each time; with the plugin unloaded, a later ``fork`` (torch
+    DataLoader workers, process pools) crashed the parent in the test suite."""
+    return require_openvino().Core()
+
+
 def read_model(path: str | Path) -> tuple[Any, dict[str, str]]:
     """(OpenVINO model, our metadata) of an ONNX graph or an IR ``.xml``."""
-    ov = require_openvino()
+    require_openvino()  # the clear error when absent, even after the Core was made
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: model not found")
-    model = ov.Core().read_model(str(path))
+    model = openvino_core().read_model(str(path))
     meta = model_metadata(model)
     if not meta and path.suffix == ".onnx":
         try:
@@ -138,11 +147,11 @@ def save_ir(model: Any, path: str | Path) -> Path:
 
 def compile_for_cpu(model: Any, threads: int | None = None, precision: str = "f32") -> Any:
     """A compiled CPU model: latency hint, ``precision`` (``f32``/``bf16``), ``threads``."""
-    ov = require_openvino()
+    require_openvino()
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
-    return ov.Core().compile_model(model, "CPU", config)
+    return openvino_core().compile_model(model, "CPU", config)
 
 
 class OpenVINOBackend:
