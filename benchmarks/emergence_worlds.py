@@ -127,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = every core)")
     args = p.parse_args(argv)
-    textured_side = [n for n in VARIANTS if not n.startswith("nw_")]
+    from_noise = [n for n in VARIANTS if n.startswith("nw_")]
     names = args.only or (
-        ["noise_world", *[n for n in VARIANTS if n.startswith("nw_")]]
+        ["noise_world", *from_noise]
         if args.from_noise_world
-        else textured_side
+        else [n for n in VARIANTS if n not in from_noise]
     )
     unknown = set(names) - set(VARIANTS)
     if unknown:

@@ -12,7 +12,7 @@ from amd_plugin import AMD, Segmenter
 from amd_plugin.backends import InferenceBackend
 from amd_plugin.io.video import VideoWriter, iter_frames
 from trt.backend_choice import make_backend
-from trt.cache import int8_cache_path
+from trt.cache import INT8_SUFFIXES, int8_cache_path
 
 
 def trimmed_clip(path: Path, frames: int, folder: Path) -> Path:
@@ -53,13 +53,17 @@ def auto_backend(
     """``backend="auto"`` as a user gets it after ``amd-trt quantize`` put this run's accepted
     int8 models in the cache (per runtime, the one with the most int8 convolutions), with
     ``cache`` as the cache folder."""
+
+    def int8_convs(record: dict) -> int:  # "10/11" -> 10
+        return int(record["int8_convolutions"].split("/")[0])
+
+    runtime_of = {suffix: runtime for runtime, suffix in INT8_SUFFIXES.items()}
     best: dict[str, dict] = {}
     for record in int8:
         if record["int8_accepted"] != "true" or record.get("precision") != "int8":
             continue
-        runtime = "openvino" if record["path"].endswith(".xml") else "onnxruntime"
-        convs = int(record["int8_convolutions"].split("/")[0])
-        if convs > int(best.get(runtime, {}).get("int8_convolutions", "0/0").split("/")[0]):
+        runtime = runtime_of[Path(record["path"]).suffix]
+        if runtime not in best or int8_convs(record) > int8_convs(best[runtime]):
             best[runtime] = record
     for runtime, record in best.items():
         target = int8_cache_path(model, runtime, cache)

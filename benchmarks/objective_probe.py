@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from amd_plugin.checkpoint import load_model
-from amd_plugin.modeling.amd import AMD, denormalize
+from amd_plugin.modeling.amd import AMD
 from amd_train.config import load_train_config
 from amd_train.evaluate import frames_to_tensor
 from amd_train.losses import LossConfig
@@ -53,19 +53,11 @@ def pair_losses(
 ) -> dict[str, float]:
     """Mean loss over the video's pairs ``(t, t + gap)`` for each kind of mask."""
     x = frames_to_tensor(frames, None, "cpu")
-    a, b = x[:-gap], x[gap:]
-    own = model.appearance(torch.cat([a, b])).softmax(1)
-    grid = tuple(own.shape[-2:])
+    out = model(x[:-gap], x[gap:])  # the own masks and the motion pathway's RGB inputs
+    grid = tuple(out.masks_a.shape[-2:])
     gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
     gt_a, gt_b = gt[:-gap], gt[gap:]
-    rgb = F.interpolate(
-        denormalize(torch.cat([a, b])),
-        size=model.cfg.motion_size,
-        mode="bilinear",
-        align_corners=True,
-    )
-    rgb_a, rgb_b = rgb[: len(a)], rgb[len(a) :]
-    candidates = {"own": (own[: len(a)], own[len(a) :])}
+    candidates = {"own": (out.masks_a, out.masks_b)}
     for band in BANDS:
         name = "gt" if band == 0 else f"gt{band:+d}px"
         candidates[name] = (
@@ -74,8 +66,8 @@ def pair_losses(
         )
     losses = {}
     for name, (masks_a, masks_b) in candidates.items():
-        motion = model.motion(rgb_a, rgb_b, masks_a, masks_b)
-        loss, _ = training_objective(motion, rgb_a, rgb_b, loss_cfg)
+        motion = model.motion(out.frame_a, out.frame_b, masks_a, masks_b)
+        loss, _ = training_objective(motion, out.frame_a, out.frame_b, loss_cfg)
         losses[name] = float(loss)
     return losses
 
