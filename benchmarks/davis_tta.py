@@ -4,8 +4,8 @@
     python benchmarks/davis_tta.py --synthetic 3 --minutes 3 --crop 128 128 --starts random
 
 For every sequence of a DAVIS-2016-style folder (``<seq>/JPEGImages``, ``<seq>/Annotations``)
-and every starting point (random init with the small backbone, and the shipped
-``synthetic-small`` checkpoint) it runs ``amd-adapt`` for the same wall-clock minutes, then
+and every starting point (random init with the small backbone, the shipped
+``synthetic-small`` checkpoint, or any checkpoint file given to ``--starts``) it runs ``amd-adapt`` for the same wall-clock minutes, then
 scores the adapted model on all frames: J with the channel chosen without labels, and J
 with the best channel picked using the ground truth (analysis only). Prints a markdown
 table and writes ``davis_tta.json``. ``--synthetic N`` instead renders N held-out synthetic
@@ -41,7 +41,8 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
     argv += ["--set", f"model.motion_size=[{h}, {w}]", "--set", f"run.threads={args.threads}"]
     for override in args.set:
         argv += ["--set", override]
-    if adapt_main(argv + STARTS[start]) != 0:
+    start_args = STARTS.get(start, ["--checkpoint", start])  # else a checkpoint file
+    if adapt_main(argv + start_args) != 0:
         raise RuntimeError(f"amd-adapt failed on {seq.name} from {start}")
     report = json.loads((out / "adapt_report.json").read_text())
     model = load_model(out / "adapted.pt").model
@@ -88,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crop", type=int, nargs=2, default=(128, 192), metavar=("H", "W"))
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--starts", nargs="+", default=list(STARTS), choices=list(STARTS))
+    p.add_argument(
+        "--starts",
+        nargs="+",
+        default=list(STARTS),
+        help=f"{' / '.join(STARTS)} or checkpoint files",
+    )
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "davis_tta_out")
     p.add_argument("--set", nargs="+", default=[], help="extra amd-adapt overrides")
     p.add_argument("--synthetic", type=int, default=0, help="use N synthetic videos instead")
@@ -108,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for seq in sequences:
         for start in args.starts:
-            rows.append(adapt_and_score(seq, start, args.out / f"{seq.name}_{start}", args))
+            name = Path(start).stem if start not in STARTS else start
+            rows.append(adapt_and_score(seq, start, args.out / f"{seq.name}_{name}", args))
             (args.out / "davis_tta.json").write_text(json.dumps(rows, indent=2))
     print(
         "\n| sequence | start | steps | loss first → last | label-free ch | J label-free "

@@ -30,6 +30,10 @@ class DataConfig:
             resize_short × U(scale_min, scale_max) (reference: 400, 0.96, 1.0).
         crop_size: (h, w) random crop, padded if the image is smaller (reference: 384×384).
         transpose_portrait: transpose portrait frames to landscape (reference: yes).
+        motion_crop_prob: share of pairs whose crop is centred on a pixel that changed
+            between the two frames, zoomed in by U(motion_crop_zoom); pairs with nothing or
+            everything changing fall back to a random crop (0 = the reference; see
+            amd_train.data.motion_crop).
         num_workers: DataLoader workers.
         samples_per_video: map-style datasets are virtual: one epoch is
             ``num_videos × samples_per_video`` items, item i drawing a random pair from video
@@ -49,6 +53,8 @@ class DataConfig:
     scale_max: float = 1.0
     crop_size: tuple[int, int] = (384, 384)
     transpose_portrait: bool = True
+    motion_crop_prob: float = 0.0
+    motion_crop_zoom: tuple[float, float] = (1.0, 1.0)
     num_workers: int = 2
     samples_per_video: int = 1
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -67,6 +73,15 @@ class DataConfig:
             )
         if len(self.crop_size) != 2 or min(self.crop_size) < 1:
             raise ValueError(f"data.crop_size must be two positive ints, got {self.crop_size}")
+        if not 0.0 <= self.motion_crop_prob <= 1.0:
+            raise ValueError(
+                f"data.motion_crop_prob must be in [0, 1], got {self.motion_crop_prob}"
+            )
+        zoom = self.motion_crop_zoom
+        if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
+            raise ValueError(
+                f"data.motion_crop_zoom must be (min, max) with 0 < min <= max, got {zoom}"
+            )
         if self.num_workers < 0 or self.samples_per_video < 1:
             raise ValueError("data.num_workers must be >= 0 and data.samples_per_video >= 1")
         if self.synthetic_videos_per_epoch < 1 or self.synthetic_pairs_per_video < 1:

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from amd_train.data.motion_crop import MotionCropConfig, plan_motion_crop, window_around
+
 if TYPE_CHECKING:
     from amd_train.data.config import DataConfig
 
@@ -94,6 +96,14 @@ def random_crop(
     return pair[..., top : top + ch, left : left + cw]
 
 
+def crop_at(
+    pair: torch.Tensor, origin: tuple[int, int], crop_size: tuple[int, int]
+) -> torch.Tensor:
+    """The ``crop_size=(h, w)`` window of N×C×H×W images whose top-left corner is ``origin``."""
+    top, left = origin
+    return pair[..., top : top + crop_size[0], left : left + crop_size[1]]
+
+
 @dataclass(frozen=True)
 class PairTransform:
     """Transpose portrait → landscape, random short-side resize, shared random crop, normalise.
@@ -103,12 +113,18 @@ class PairTransform:
         scale_range: the factor is U(scale_range) (reference: 0.96–1.0).
         crop_size: (h, w) of the output (reference: 384×384).
         transpose_portrait: transpose frames with H > W (reference: yes).
+        motion_crop_prob: share of pairs cropped around what moves (0 = the reference's
+            random crops; see :mod:`amd_train.data.motion_crop`); pairs without localised
+            motion get a random crop.
+        motion_crop_zoom: those pairs are also zoomed in by a factor U(motion_crop_zoom).
     """
 
     resize_short: int = 400
     scale_range: tuple[float, float] = (0.96, 1.0)
     crop_size: tuple[int, int] = (384, 384)
     transpose_portrait: bool = True
+    motion_crop_prob: float = 0.0
+    motion_crop_zoom: tuple[float, float] = (1.0, 1.0)
 
     @classmethod
     def from_config(cls, cfg: DataConfig) -> PairTransform:
@@ -118,6 +134,8 @@ class PairTransform:
             scale_range=(cfg.scale_min, cfg.scale_max),
             crop_size=tuple(cfg.crop_size),
             transpose_portrait=cfg.transpose_portrait,
+            motion_crop_prob=cfg.motion_crop_prob,
+            motion_crop_zoom=tuple(cfg.motion_crop_zoom),
         )
 
     def __call__(
@@ -128,9 +146,26 @@ class PairTransform:
         if self.transpose_portrait:
             pair = transpose_to_landscape(pair)
         short = self.resize_short * rng.uniform(*self.scale_range)
-        pair = resize_short_side(pair, short)
+        # no draw at all when off, so the reference pipeline's samples stay as they were
+        around_motion = self.motion_crop_prob > 0 and rng.random() < self.motion_crop_prob
+        resized = resize_short_side(pair, short)
+        plan = (
+            plan_motion_crop(
+                resized, self.crop_size, self.motion_crop_zoom, rng, MotionCropConfig()
+            )
+            if around_motion
+            else None
+        )
         # Crop before normalising (less work); pad after, so the padding is the mean colour.
-        pair = random_crop(pair, self.crop_size, rng)
+        if plan is None:
+            pair = random_crop(resized, self.crop_size, rng)
+        else:
+            # zoom from the decoded frames, not from the already shrunk ones
+            zoomed = resize_short_side(pair, short * plan.zoom)
+            scale = zoomed.shape[-2] / resized.shape[-2]
+            centre = (plan.centre_y * scale, plan.centre_x * scale)
+            origin = window_around(centre, self.crop_size, tuple(zoomed.shape[-2:]), rng)
+            pair = crop_at(zoomed, origin, self.crop_size)
         pair = pad_to(normalize(pair), self.crop_size)
         return pair[0].contiguous(), pair[1].contiguous()
 
