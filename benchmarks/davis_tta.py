@@ -5,10 +5,11 @@
 
 For every sequence of a DAVIS-2016-style folder (``<seq>/JPEGImages``, ``<seq>/Annotations``)
 and every starting point (random init with the small backbone, the shipped
-``synthetic-small`` checkpoint, or any checkpoint file given to ``--starts``) it runs ``amd-adapt`` for the same wall-clock minutes, then
-scores the adapted model on all frames: J with the channel chosen without labels, and J
-with the best channel picked using the ground truth (analysis only). Prints a markdown
-table and writes ``davis_tta.json``. ``--synthetic N`` instead renders N held-out synthetic
+``synthetic-small`` checkpoint, or any checkpoint file given to ``--starts``) it runs
+``amd-adapt`` for the same wall-clock minutes, then scores the adapted model on all
+frames: J with the channel chosen without labels, and J with the best channel picked
+using the ground truth (analysis only). Prints a markdown table and writes
+``davis_tta.json``. ``--synthetic N`` instead renders N held-out synthetic
 videos (``synthetic.yaml``'s generator settings, seed 20000 or ``--video-seed``, never
 trained on) into that layout and adapts on those.
 """

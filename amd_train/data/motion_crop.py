@@ -89,7 +89,8 @@ def plan_motion_crop(
         The plan, or ``None`` when the pair has no localised motion (see the module).
     """
     changed = changed_pixels(pair, cfg)
-    share = float((changed > 0).float().mean())
+    is_changed = changed > 0
+    share = float(is_changed.float().mean())
     if not cfg.min_share <= share <= cfg.max_share:
         return None
     w = changed.shape[-1]
@@ -97,7 +98,7 @@ def plan_motion_crop(
     centre = int(rng.choice(weights.size, p=weights / weights.sum()))
     cy, cx = centre // w, centre % w
     # a moving object changes mostly along its edges: join them before labelling regions
-    moving = ndimage.binary_dilation((changed > 0).numpy(), iterations=cfg.join)
+    moving = ndimage.binary_dilation(is_changed.numpy(), iterations=cfg.join)
     regions, _ = ndimage.label(moving)
     ys, xs = np.nonzero(regions == regions[cy, cx])
     ch, cw = crop_size

@@ -93,7 +93,7 @@ def random_crop(
     h, w = pair.shape[-2:]
     top = int(rng.integers(0, max(h - ch, 0) + 1))
     left = int(rng.integers(0, max(w - cw, 0) + 1))
-    return pair[..., top : top + ch, left : left + cw]
+    return crop_at(pair, (top, left), crop_size)
 
 
 def crop_at(
