@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from amd_train.losses import LossConfig, view_synthesis_loss
-from amd_train.segment_terms import segment_flow_fit, segment_usage_penalty
+from amd_train.segment_terms import mask_entropy, segment_flow_fit, segment_usage_penalty
 
 
 def training_objective(
@@ -28,15 +28,17 @@ def training_objective(
     positive (its terms are reported with a ``dense_`` prefix), plus ``cfg.usage_weight`` ×
     :func:`segment_usage_penalty` of ``masks``, plus ``cfg.flow_fit_weight`` ×
     :func:`segment_flow_fit` of ``masks`` against the motion pathway's mask-free pixel flow
-    (or its finest dense flow, ``cfg.flow_fit_target``).
+    (or its finest dense flow, ``cfg.flow_fit_target``), plus ``cfg.mask_entropy_weight`` ×
+    :func:`mask_entropy` of ``masks``.
 
     Args:
         masks: ``N×K×h×w`` soft masks, frame A's stacked on frame B's (so they lie on the
-            grids of the forward and backward flows); needed when either weight is positive.
+            grids of the forward and backward flows); needed when a mask term's weight is
+            positive.
     """
     cfg = cfg or LossConfig()
     if cfg.needs_masks and masks is None:
-        raise ValueError("loss.usage_weight or loss.flow_fit_weight > 0 needs the masks")
+        raise ValueError("a segment-mask term (usage, flow_fit, mask_entropy) needs the masks")
     total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
     if cfg.dense_flow_weight > 0:
         dense, dense_terms = view_synthesis_loss(
@@ -59,4 +61,8 @@ def training_objective(
         fit = segment_flow_fit(masks, target, cfg.flow_fit_noise)
         total = total + cfg.flow_fit_weight * fit
         terms["flow_fit"] = fit.detach()
+    if cfg.mask_entropy_weight > 0:
+        entropy = mask_entropy(masks)
+        total = total + cfg.mask_entropy_weight * entropy
+        terms["entropy_penalty"] = entropy.detach()
     return total, terms

@@ -13,6 +13,7 @@ from amd_plugin.modeling.amd import AMDOutput
 from amd_plugin.modeling.warp import flow_warp
 from amd_plugin.visualize import colorize_segments, flow_to_color, make_grid, save_png
 from amd_train.losses import occlusion_mask
+from amd_train.segment_terms import mask_entropy
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class RunLogger:
 
 def mask_statistics(masks: torch.Tensor) -> dict[str, float]:
     """Mean per-pixel entropy and the area of each segment (``B×K×h×w`` soft masks)."""
-    entropy = -(masks.clamp_min(1e-8).log() * masks).sum(1).mean()
+    entropy = mask_entropy(masks)
     areas = masks.mean(dim=(0, 2, 3))
     stats = {"mask_entropy": float(entropy)}
     stats.update({f"area_{k}": float(a) for k, a in enumerate(areas)})

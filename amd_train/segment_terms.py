@@ -1,7 +1,8 @@
 """Terms on the segment masks themselves, added to the view-synthesis loss (not in the paper).
 
-Both are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``); they exist to test
-why segments do not separate within a CPU budget (``docs/experiments.md``).
+All are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``,
+``loss.mask_entropy_weight``); they exist to test why segments do not separate, or stop
+separating, within a CPU budget (``docs/experiments.md``).
 """
 
 from __future__ import annotations
@@ -62,3 +63,16 @@ def segment_flow_fit(masks: Tensor, flow: Tensor, noise_px: float = 0.5) -> Tens
     spread = (d - d.mean(dim=(2, 3), keepdim=True)).square().sum(dim=(1, 2, 3))
     n_pixels = d.shape[-2] * d.shape[-1]
     return (within / (spread + noise_px**2 * n_pixels)).mean()
+
+
+def mask_entropy(masks: Tensor, eps: float = 1e-6) -> Tensor:
+    """Mean per-pixel entropy (nats) of ``N×K×h×w`` soft masks: 0 where every pixel is in one
+    segment, log K where every pixel is split evenly.
+
+    The motion pathway composes a pixel's flow as Σ_k m_k f_k, so soft masks make that flow a
+    per-pixel blend of the K segment flows: with graded masks and far-apart segment flows
+    the "segment" flow can vary inside a segment, which is not what a segment is meant to
+    model. Penalising the entropy keeps the masks committed.
+    """
+    m = masks.float().clamp_min(eps)
+    return -(m * m.log()).sum(dim=1).mean()

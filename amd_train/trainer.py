@@ -261,12 +261,13 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 autocast_context(cfg, info.device),
             ):
                 out = net(frame_a, frame_b)
+                loss_cfg = cfg.loss.at_step(state.step)
                 loss, terms = training_objective(
                     out.motion,
                     out.frame_a.float(),
                     out.frame_b.float(),
-                    cfg.loss,
-                    masks=torch.cat([out.masks_a, out.masks_b]) if cfg.loss.needs_masks else None,
+                    loss_cfg,
+                    masks=torch.cat([out.masks_a, out.masks_b]) if loss_cfg.needs_masks else None,
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

@@ -21,15 +21,8 @@ from PIL import Image, ImageDraw
 
 from amd_train.config import load_train_config
 from amd_train.data.datasets import build_dataset
-from amd_train.data.motion_crop import MotionCropConfig, plan_motion_crop
 from amd_train.data.sampling import make_rng, sample_pair
-from amd_train.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    resize_short_side,
-    to_tensor_pair,
-    transpose_to_landscape,
-)
+from amd_train.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def tile(frame_a: torch.Tensor, frame_b: torch.Tensor) -> np.ndarray:
@@ -67,20 +60,16 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out)
 
-    # how often a pair has localised motion at all (else the trainer takes a random crop)
-    data = motion_cfg.data
+    # how often a pair has localised motion at all (else the trainer takes a random crop):
+    # the dataset's draws for an item, then the transform it applies, told whether it centred
     found = 0
     counted = np.random.default_rng(args.seed + 1).choice(len(motion_ds), args.count)
     for index in counted:
-        rng = make_rng(0, 0, int(index))
+        rng = make_rng(motion_ds.seed, motion_ds.epoch, int(index))
         source = motion_ds.sources[int(index) % len(motion_ds.sources)]
-        a, b = sample_pair(len(source), data.step_limit, rng)
-        pair = transpose_to_landscape(to_tensor_pair(*source.read_pair(a, b)))
-        pair = resize_short_side(pair, data.resize_short)
-        plan = plan_motion_crop(
-            pair, tuple(data.crop_size), tuple(data.motion_crop_zoom), rng, MotionCropConfig()
-        )
-        found += plan is not None
+        a, b = sample_pair(len(source), motion_ds.step_limit, rng)
+        *_, centred = motion_ds.transform.apply(*source.read_pair(a, b), rng)
+        found += centred
     print(f"{args.out}: {args.items} items; localised motion in {found}/{args.count} pairs")
 
 

@@ -301,6 +301,45 @@ def test_usage_weight_adds_the_penalty_and_its_gradient_revives_an_empty_segment
         training_objective(out, a, b, LossConfig(usage_weight=0.1))
 
 
+def test_mask_entropy_is_zero_for_committed_masks_log_k_for_even_ones_and_sharpens(small_model):
+    from amd_train.objective import training_objective
+    from amd_train.segment_terms import mask_entropy
+
+    k = 3
+    one_hot = torch.zeros(2, k, 6, 6)
+    one_hot[:, 1] = 1.0
+    assert float(mask_entropy(one_hot)) == pytest.approx(0.0, abs=1e-4)
+    even = torch.full((2, k, 6, 6), 1.0 / k)
+    assert float(mask_entropy(even)) == pytest.approx(math.log(k), rel=1e-5)
+
+    a, b = _textured(2, 64), _textured(2, 64, seed=1)
+    logits = torch.zeros(2, small_model.num_segments, 8, 8)
+    logits[:, 0] = 1.0  # segment 0 leads everywhere, but not by much
+    logits.requires_grad_(True)
+    masks = logits.softmax(1)
+    out = small_model.motion(a, b, masks, masks)
+    plain, _ = training_objective(out, a, b, masks=masks)
+    cfg = LossConfig(mask_entropy_weight=0.2)
+    total, terms = training_objective(out, a, b, cfg, masks=masks)
+    torch.testing.assert_close(total, plain + 0.2 * mask_entropy(masks))
+    assert not terms["entropy_penalty"].requires_grad
+    (grad,) = torch.autograd.grad(mask_entropy(masks), logits)
+    assert (grad[:, 0] < 0).all() and (grad[:, 1:] > 0).all()  # descent commits to the leader
+    with pytest.raises(ValueError, match="needs the masks"):
+        training_objective(out, a, b, cfg)
+    with pytest.raises(ValueError, match="loss weights"):
+        LossConfig(mask_entropy_weight=-0.1)
+
+
+def test_mask_entropy_term_counts_only_from_its_start_step():
+    cfg = LossConfig(mask_entropy_weight=0.3, mask_entropy_start_step=100)
+    assert cfg.at_step(99).mask_entropy_weight == 0.0 and not cfg.at_step(99).needs_masks
+    assert cfg.at_step(100) is cfg and cfg.needs_masks
+    assert LossConfig().at_step(0) == LossConfig()
+    with pytest.raises(ValueError, match="loss weights"):
+        LossConfig(mask_entropy_start_step=-1)
+
+
 def test_usage_floor_costs_only_the_shares_below_it():
     from amd_train.segment_terms import segment_usage_penalty
 

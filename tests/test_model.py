@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from amd_plugin import AMD, ModelConfig
-from amd_plugin.modeling.correlation import cost_volume, cost_volume_reference
+from amd_plugin.modeling.correlation import (
+    cost_volume,
+    cost_volume_dense,
+    cost_volume_reference,
+)
 from amd_plugin.modeling.motion import MotionPathway, compose_segment_flow
 
 
@@ -102,19 +106,21 @@ def test_constant_motion_pair_is_deterministic():
     )
 
 
-@pytest.mark.parametrize("shape", [(2, 8, 9, 13), (1, 32, 24, 40), (2, 192, 6, 10)])
+@pytest.mark.parametrize("shape", [(2, 8, 9, 13), (1, 32, 24, 40), (2, 192, 6, 10), (1, 4, 36, 40)])
 def test_fast_cost_volume_equals_reference(shape):
     torch.manual_seed(0)
     f1 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     f2 = torch.randn(shape, dtype=torch.float64, requires_grad=True)
-    fast, ref = cost_volume(f1, f2), cost_volume_reference(f1, f2)
-    assert fast.shape == (shape[0], 81, shape[2], shape[3])
-    assert (fast - ref).abs().max() < 1e-6
-    weights = torch.randn_like(fast)
-    g_fast = torch.autograd.grad((fast * weights).sum(), (f1, f2))
+    ref = cost_volume_reference(f1, f2)
+    weights = torch.randn_like(ref)
     g_ref = torch.autograd.grad((ref * weights).sum(), (f1, f2))
-    for a, b in zip(g_fast, g_ref):
-        assert (a - b).abs().max() < 1e-6
+    # cost_volume picks the all-pairs path for small maps, the loop for the others: test both
+    for fast in (cost_volume(f1, f2), cost_volume_dense(f1, f2)):
+        assert fast.shape == (shape[0], 81, shape[2], shape[3])
+        assert (fast - ref).abs().max() < 1e-6
+        g_fast = torch.autograd.grad((fast * weights).sum(), (f1, f2))
+        for a, b in zip(g_fast, g_ref):
+            assert (a - b).abs().max() < 1e-6
 
 
 def test_cost_volume_float32_matches():

@@ -76,6 +76,10 @@ def test_transform_crops_around_the_mover() -> None:
     assert sum(plain_hits) < 15
     out_a, out_b = transform(a, b, np.random.default_rng(0))
     assert out_a.shape == out_b.shape == (3, 48, 64)
+    # apply() says which crop it took: centred for the mover, random for a still pair or when off
+    assert transform.apply(a, b, np.random.default_rng(0))[2] is True
+    assert transform.apply(a, a.copy(), np.random.default_rng(0))[2] is False
+    assert plain.apply(a, b, np.random.default_rng(0))[2] is False
 
 
 def test_config_validates_motion_crop() -> None:

@@ -142,6 +142,14 @@ class PairTransform:
         self, frame_a: np.ndarray, frame_b: np.ndarray, rng: np.random.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """H×W×3 uint8 frames → two 3×crop_h×crop_w float32 normalised tensors."""
+        tensor_a, tensor_b, _ = self.apply(frame_a, frame_b, rng)
+        return tensor_a, tensor_b
+
+    def apply(
+        self, frame_a: np.ndarray, frame_b: np.ndarray, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """As :meth:`__call__`, and whether the crop is centred on what moves (``False``: a
+        random crop, because the pair was not drawn for it or has no localised motion)."""
         pair = to_tensor_pair(frame_a, frame_b)
         if self.transpose_portrait:
             pair = transpose_to_landscape(pair)
@@ -167,7 +175,7 @@ class PairTransform:
             origin = window_around(centre, self.crop_size, tuple(zoomed.shape[-2:]), rng)
             pair = crop_at(zoomed, origin, self.crop_size)
         pair = pad_to(normalize(pair), self.crop_size)
-        return pair[0].contiguous(), pair[1].contiguous()
+        return pair[0].contiguous(), pair[1].contiguous(), plan is not None
 
 
 def normalize_only(
