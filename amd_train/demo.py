@@ -186,9 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--train",
         action="store_true",
-        help="train from scratch (CPU, 15 min by default) instead of the shipped checkpoint",
+        help="train from scratch (CPU: 15 min, or synthetic.yaml's 5000 steps if sooner) "
+        "instead of the shipped checkpoint",
     )
-    p.add_argument("--train-minutes", type=float, default=15.0)
+    p.add_argument(
+        "--train-minutes",
+        type=float,
+        default=15.0,
+        help="time budget of --train (the 5000-step cap of synthetic.yaml still applies)",
+    )
     p.add_argument("--no-fiftyone", action="store_true")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

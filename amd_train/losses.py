@@ -117,7 +117,9 @@ class LossConfig:
             self.mask_entropy_weight,
         )
         if min(weights) < 0 or self.mask_entropy_start_step < 0 or not 0 <= self.usage_floor < 1:
-            raise ValueError("loss weights must be >= 0 and usage_floor in [0, 1)")
+            raise ValueError(
+                "loss weights and mask_entropy_start_step must be >= 0, usage_floor in [0, 1)"
+            )
         if self.flow_fit_target not in ("pixel", "dense"):
             raise ValueError(
                 f"flow_fit_target must be pixel or dense, got {self.flow_fit_target!r}"
