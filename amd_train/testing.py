@@ -1,6 +1,9 @@
-"""Shared settings for tests and benchmarks that train tiny models in seconds on a CPU."""
+"""Shared settings and inputs for tests and benchmarks that run tiny models in seconds on a CPU."""
 
 from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
 
 # `--set` overrides that shrink any training config to a tiny model on 64×64 crops:
 # a narrow small backbone, the motion pathway at its smallest size, no workers, no
@@ -20,3 +23,10 @@ TINY_TRAINING: tuple[str, ...] = (
     "run.preview_every=0",
     "run.tensorboard=false",
 )
+
+
+def smooth_texture(batch: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Smooth-ish random texture ``B×3×size×size`` in [0, 1] (noise blurred, so warping works)."""
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.rand(batch, 3, size // 4, size // 4, generator=gen)
+    return F.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)
