@@ -53,6 +53,18 @@ class TrainingClock:
         return self.shared
 
 
+def run_progress(step: int, minutes: float, cfg: TrainConfig) -> float:
+    """How far a run is towards its end, in [0, 1]: the further along of its step limit
+    (``run.max_steps``, or ``run.stop_at_step`` when set) and its time budget
+    (``run.max_minutes``, when set). The run stops when either reaches 1."""
+    stop = cfg.run.stop_at_step
+    last = min(cfg.run.max_steps, stop) if stop > 0 else cfg.run.max_steps
+    progress = min(step, last) / max(1, last)
+    if cfg.run.max_minutes > 0:
+        progress = max(progress, minutes / cfg.run.max_minutes)
+    return min(1.0, progress)
+
+
 def poly_lambda(cfg: TrainConfig, clock: TrainingClock | None = None) -> Callable[[int], float]:
     """``step → lr / optim.lr`` for :class:`torch.optim.lr_scheduler.LambdaLR`.
 

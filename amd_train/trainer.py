@@ -37,7 +37,7 @@ from amd_train.objective import training_objective
 from amd_train.plots import emergence_plot
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
-from amd_train.schedule import TrainingClock, poly_lambda
+from amd_train.schedule import TrainingClock, poly_lambda, run_progress
 from amd_train.sync_bn import convert_batchnorm
 from amd_train.weight_average import WeightAverage
 
@@ -190,19 +190,19 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     evaluator = HeldOutEvaluator(cfg) if info.is_main else None
     clock.start_now()
     last_ckpt_time = time.monotonic()
-    # a run with a time budget is measured in minutes: its bar shows the budget used (a bar
-    # over the 100000 steps such configs give as a ceiling would predict hours to go)
+    # A run with a time budget ends at its minutes or its step limit, whichever comes first:
+    # its bar shows the share of the run done by the further along of the two (a bar over
+    # the minutes alone would stop short when the steps end it, one over the 100000 steps
+    # such configs give as a ceiling would predict hours to go).
     by_time = cfg.run.max_minutes > 0
     bar = tqdm(
-        total=cfg.run.max_minutes
+        total=100.0
         if by_time
         else min(cfg.run.max_steps, cfg.run.stop_at_step or cfg.run.max_steps),
-        initial=clock.minutes() if by_time else state.step,
+        initial=100.0 * run_progress(state.step, clock.minutes(), cfg) if by_time else state.step,
         desc="train",
-        unit="min" if by_time else "step",
-        bar_format="{l_bar}{bar}| {n:.1f}/{total:g} min [{elapsed}<{remaining}{postfix}]"
-        if by_time
-        else None,
+        bar_format="{desc}: {n:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]" if by_time else None,
+        unit="step",
         disable=not (show_progress and info.is_main),
         dynamic_ncols=True,
     )
@@ -290,7 +290,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             if average is not None:
                 average.update(core)
             state.step += 1
-            bar.update(min(clock.shared, cfg.run.max_minutes) - bar.n if by_time else 1)
+            bar.update(
+                100.0 * run_progress(state.step, clock.shared, cfg) - bar.n if by_time else 1
+            )
 
             if state.step % cfg.run.log_every == 0 or state.step == 1:
                 loss_mean = float(all_reduce_mean(loss.detach(), info))

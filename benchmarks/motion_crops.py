@@ -21,7 +21,6 @@ from PIL import Image, ImageDraw
 
 from amd_train.config import load_train_config
 from amd_train.data.datasets import build_dataset
-from amd_train.data.sampling import make_rng, sample_pair
 from amd_train.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -61,14 +60,11 @@ def main() -> None:
     sheet.save(args.out)
 
     # how often a pair has localised motion at all (else the trainer takes a random crop):
-    # the dataset's draws for an item, then the transform it applies, told whether it centred
+    # the dataset's own items, through the transform it applies, told whether it centred
     found = 0
     counted = np.random.default_rng(args.seed + 1).choice(len(motion_ds), args.count)
     for index in counted:
-        rng = make_rng(motion_ds.seed, motion_ds.epoch, int(index))
-        source = motion_ds.sources[int(index) % len(motion_ds.sources)]
-        a, b = sample_pair(len(source), motion_ds.step_limit, rng)
-        *_, centred = motion_ds.transform.apply(*source.read_pair(a, b), rng)
+        *_, centred = motion_ds.transform.apply(*motion_ds.decoded_pair(int(index)))
         found += centred
     print(f"{args.out}: {args.items} items; localised motion in {found}/{args.count} pairs")
 

@@ -11,7 +11,7 @@ from test_emergence import SMALL_WORLD
 from amd_plugin.config import ConfigError
 from amd_train.checkpointing import load_resume_state
 from amd_train.config import load_train_config
-from amd_train.schedule import TrainingClock, poly_lambda
+from amd_train.schedule import TrainingClock, poly_lambda, run_progress
 from amd_train.trainer import train
 
 BY_MINUTES = ("optim.decay_over=minutes", "optim.warmup_steps=0", "run.max_steps=1000")
@@ -46,6 +46,16 @@ def test_minutes_decay_without_a_time_budget_counts_steps():
     clock = TrainingClock()
     clock.resume_at(60.0)
     assert poly_lambda(cfg, clock)(10) == pytest.approx(expected_factor(cfg, 10 / 1000))
+
+
+def test_run_progress_is_the_further_along_of_steps_and_minutes():
+    cfg = load_train_config("synthetic.yaml", ["run.max_minutes=15", "run.max_steps=5000"])
+    assert run_progress(1000, 7.5, cfg) == pytest.approx(0.5)  # the minutes lead
+    assert run_progress(4000, 7.5, cfg) == pytest.approx(0.8)  # the steps lead
+    assert run_progress(5000, 12.4, cfg) == 1.0  # the step cap ends the run: a full bar
+    assert run_progress(10, 20.0, cfg) == 1.0
+    stopped = load_train_config("synthetic.yaml", ["run.max_minutes=0", "run.stop_at_step=100"])
+    assert run_progress(50, 99.0, stopped) == pytest.approx(0.5)  # no budget: steps only
 
 
 def test_unknown_decay_clock_is_refused():

@@ -63,6 +63,13 @@ class FramePairDataset(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         """``{"frame_a": 3×h×w float32, "frame_b": 3×h×w float32, "index": index}``."""
+        frame_a, frame_b, rng = self.decoded_pair(index)
+        tensor_a, tensor_b = self.transform(frame_a, frame_b, rng)
+        return {"frame_a": tensor_a, "frame_b": tensor_b, "index": index}
+
+    def decoded_pair(self, index: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+        """Item ``index`` before its transform: the two decoded H×W×3 uint8 frames, and the
+        item's generator, past the draws that chose them, for the transform to go on with."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         rng = make_rng(self.seed, self.epoch, index)
@@ -78,8 +85,7 @@ class FramePairDataset(Dataset):
                     raise DataError(f"{err} (and {attempt} other videos failed too)") from err
                 logger.warning("frame read failed, using another video instead: %s", err)
                 video = int(rng.integers(len(self.sources)))
-        tensor_a, tensor_b = self.transform(frame_a, frame_b, rng)
-        return {"frame_a": tensor_a, "frame_b": tensor_b, "index": index}
+        return frame_a, frame_b, rng
 
 
 def frame_pair_collate(items: Sequence[Item]) -> dict[str, torch.Tensor]:
