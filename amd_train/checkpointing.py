@@ -22,6 +22,7 @@ from amd_plugin.io.atomic import temp_writer_pid
 
 log = logging.getLogger(__name__)
 LAST = "last.pt"
+BEST = "best.pt"
 
 
 def rng_state() -> dict[str, Any]:
@@ -112,6 +113,27 @@ def save_training_checkpoint(
     if keep_last > 0:
         for old in sorted(out_dir.glob("ckpt_*.pt"))[:-keep_last]:
             old.unlink(missing_ok=True)
+    return path
+
+
+def save_best_checkpoint(
+    out_dir: Path,
+    model: torch.nn.Module,
+    run_config: Any,
+    foreground_channel: int | None,
+    evaluation: dict[str, Any],
+) -> Path:
+    """Write ``best.pt`` atomically: the weights of the evaluation ``evaluation`` (its
+    ``step``, ``iou`` … stored with them), without optimizer state. It is not a resume
+    point; ``amd-segment --checkpoint``/``amd-eval`` load it like any checkpoint."""
+    path = out_dir / BEST
+    payload = checkpoint_payload(model, foreground_channel, run_config, best_evaluation=evaluation)
+    try:
+        atomic_torch_save(payload, path)
+    except OSError as err:
+        raise CheckpointError(
+            f"{path}: could not write the best checkpoint ({err.strerror or err}); the previous one is intact"
+        ) from err
     return path
 
 

@@ -79,6 +79,8 @@ class RunConfig:
     checkpoint_every: int = 1000
     checkpoint_minutes: float = 0.0  # also checkpoint every N minutes (0 = off)
     keep_last: int = 3
+    # write best.pt (weights only) whenever a held-out evaluation beats every earlier one
+    keep_best: bool = True
     tensorboard: bool = True
     resume: bool = True  # continue from out_dir/last.pt when it exists
     init_from: str = ""  # start from these weights (checkpoint path or built-in name); "" = random

@@ -27,7 +27,12 @@ from tqdm import tqdm
 from amd_plugin.checkpoint import CheckpointError, load_model, load_state_strict
 from amd_plugin.config import save_yaml
 from amd_plugin.modeling.amd import AMD
-from amd_train.checkpointing import load_resume_state, save_training_checkpoint, set_rng_state
+from amd_train.checkpointing import (
+    load_resume_state,
+    save_best_checkpoint,
+    save_training_checkpoint,
+    set_rng_state,
+)
 from amd_train.config import TrainConfig
 from amd_train.data.datasets import build_dataset, frame_pair_collate
 from amd_train.data.sampling import make_generator, worker_init_fn
@@ -228,7 +233,14 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
             raw = evaluator.run(core)
             result.update(raw_iou=raw["iou"], raw_oracle_iou=raw["oracle_iou"])
         result.update(step=state.step, minutes=clock.minutes())
+        # the held-out score can fall late in a run (benchmarks/README.md, emergence): keep
+        # the weights of its best evaluation besides the last ones
+        best_before = max((h["iou"] for h in state.history), default=-1.0)
         state.history.append(result)
+        if cfg.run.keep_best and result["iou"] > best_before:
+            evaluation = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+            channel = evaluator.choose_channel(served)  # as the end of a run stores it
+            save_best_checkpoint(out_dir, served, cfg, channel, evaluation)
         run_log.scalars(
             state.step,
             {k: v for k, v in result.items() if isinstance(v, (int, float))},
