@@ -53,12 +53,17 @@ class TrainingClock:
         return self.shared
 
 
-def run_progress(step: int, minutes: float, cfg: TrainConfig) -> float:
-    """How far a run is towards its end, in [0, 1]: the further along of its step limit
-    (``run.max_steps``, or ``run.stop_at_step`` when set) and its time budget
-    (``run.max_minutes``, when set). The run stops when either reaches 1."""
+def step_limit(cfg: TrainConfig) -> int:
+    """The step a run stops at: ``run.max_steps``, or ``run.stop_at_step`` when set and sooner."""
     stop = cfg.run.stop_at_step
-    last = min(cfg.run.max_steps, stop) if stop > 0 else cfg.run.max_steps
+    return min(cfg.run.max_steps, stop) if stop > 0 else cfg.run.max_steps
+
+
+def run_progress(step: int, minutes: float, cfg: TrainConfig) -> float:
+    """How far a run is towards its end, in [0, 1]: the further along of its
+    :func:`step_limit` and its time budget (``run.max_minutes``, when set). The run stops
+    when either reaches 1."""
+    last = step_limit(cfg)
     progress = min(step, last) / max(1, last)
     if cfg.run.max_minutes > 0:
         progress = max(progress, minutes / cfg.run.max_minutes)

@@ -42,7 +42,7 @@ from amd_train.objective import training_objective
 from amd_train.plots import emergence_plot
 from amd_train.previews import RunLogger, mask_statistics, write_preview
 from amd_train.sampler import ResumableSampler
-from amd_train.schedule import TrainingClock, poly_lambda, run_progress
+from amd_train.schedule import TrainingClock, poly_lambda, run_progress, step_limit
 from amd_train.sync_bn import convert_batchnorm
 from amd_train.weight_average import WeightAverage
 
@@ -54,8 +54,7 @@ class TrainingDiverged(RuntimeError):
 
 
 def _steps_done(step: int, cfg: TrainConfig) -> bool:
-    stop = cfg.run.stop_at_step
-    return step >= cfg.run.max_steps or (stop > 0 and step >= stop)
+    return step >= step_limit(cfg)
 
 
 def param_groups(model: AMD, cfg: TrainConfig) -> list[dict]:
@@ -201,9 +200,7 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
     # such configs give as a ceiling would predict hours to go).
     by_time = cfg.run.max_minutes > 0
     bar = tqdm(
-        total=100.0
-        if by_time
-        else min(cfg.run.max_steps, cfg.run.stop_at_step or cfg.run.max_steps),
+        total=100.0 if by_time else step_limit(cfg),
         initial=100.0 * run_progress(state.step, clock.minutes(), cfg) if by_time else state.step,
         desc="train",
         bar_format="{desc}: {n:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]" if by_time else None,
@@ -237,15 +234,11 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
         # the weights of its best evaluation besides the last ones
         best_before = max((h["iou"] for h in state.history), default=-1.0)
         state.history.append(result)
+        scalars = {k: v for k, v in result.items() if isinstance(v, (int, float))}
         if cfg.run.keep_best and result["iou"] > best_before:
-            evaluation = {k: v for k, v in result.items() if isinstance(v, (int, float))}
             channel = evaluator.choose_channel(served)  # as the end of a run stores it
-            save_best_checkpoint(out_dir, served, cfg, channel, evaluation)
-        run_log.scalars(
-            state.step,
-            {k: v for k, v in result.items() if isinstance(v, (int, float))},
-            kind="eval",
-        )
+            save_best_checkpoint(out_dir, served, cfg, channel, scalars)
+        run_log.scalars(state.step, scalars, kind="eval")
         raw = f"; raw weights {result['raw_iou']:.3f}" if average is not None else ""
         bar.write(
             f"[eval] step {state.step} ({result['minutes']:.1f} min): label-free IoU {result['iou']:.3f} (oracle-channel IoU {result['oracle_iou']:.3f}, analysis only; no-model guess {result['chance_iou']:.3f}{raw})"
