@@ -37,8 +37,13 @@ log = logging.getLogger(__name__)
 
 FORMAT = "amd-objectness"
 ASSETS = Path(__file__).resolve().parent / "assets"
-# Checkpoints that ship with the package, loadable by name.
-BUILTIN_CHECKPOINTS = {"synthetic-small": ASSETS / "amd_synthetic_small.pt"}
+# Checkpoints that ship with the package, loadable by name: one trained on real footage (the
+# default for user media) and one on the synthetic noise world (the demo's held-out videos).
+BUILTIN_CHECKPOINTS = {
+    "real-small": ASSETS / "amd_real_small.pt",
+    "synthetic-small": ASSETS / "amd_synthetic_small.pt",
+}
+DEFAULT_CHECKPOINT = "real-small"
 
 
 class CheckpointError(ValueError):
@@ -153,6 +158,12 @@ class LoadedModel:
     unexpected_keys: list[str]
     checkpoint: dict[str, Any]
 
+    @property
+    def inference_short_side(self) -> int | None:
+        """The short side (px) the checkpoint was measured at, when its export recorded one."""
+        value = self.checkpoint.get("inference_short_side")
+        return int(value) if value else None
+
 
 def load_state_strict(
     model: AMD, state: dict[str, torch.Tensor], source: Path | str
@@ -253,12 +264,20 @@ def load_model(
     return loaded
 
 
-def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+def export_inference_checkpoint(
+    src: str | Path, dst: str | Path, half: bool = True, short_side: int | None = None
+) -> Path:
     """Copy a training checkpoint without optimizer/RNG state (fp16 weights by default):
-    what ships in ``amd_plugin/assets`` and what people pass around for inference."""
+    what ships in ``amd_plugin/assets`` and what people pass around for inference.
+
+    ``short_side`` records the inference size the model was measured at; a
+    :class:`~amd_plugin.predictor.Segmenter` built with ``short_side="auto"`` uses it.
+    """
     loaded = load_model(src)
     ckpt = loaded.checkpoint
     extra = {k: ckpt[k] for k in ("step", "history", "minutes") if k in ckpt}
+    if short_side:
+        extra["inference_short_side"] = int(short_side)
     return save_checkpoint(
         loaded.model,
         dst,

@@ -90,7 +90,9 @@ class Segmenter:
             ``tensorrt``, ``torch-compiled`` or ``auto`` (the fastest runtime here that
             agrees with eager PyTorch). ``self.backend.name`` says which one runs.
         device: ``auto``/``cpu``/``cuda[:N]``.
-        short_side: inference resolution (short side, px); ``None`` keeps the input size.
+        short_side: inference resolution (short side, px); ``None`` keeps the input size;
+            ``"auto"`` takes the size the checkpoint records (``real-small``: 128), else
+            ``DEFAULT_SHORT_SIDE``.
         foreground: channel index, or ``"auto"`` to use the checkpoint's stored channel and,
             when it has none, choose one without labels from the first batch (then keep it,
             so a video is segmented consistently). Call :meth:`calibrate` to choose it from a
@@ -106,16 +108,17 @@ class Segmenter:
         model: AMD | str | Path,
         backend: str | InferenceBackend = "torch",
         device: str = "auto",
-        short_side: int | None = DEFAULT_SHORT_SIDE,
+        short_side: int | str | None = "auto",
         foreground: int | str = "auto",
         batch_size: int = 4,
         **backend_options,
     ) -> None:
-        stored_channel = None
+        stored_channel = stored_size = None
         self.checkpoint_path: Path | None = None
         if isinstance(model, (str, Path)):
             loaded = load_model(model, device="cpu")
             model, stored_channel = loaded.model, loaded.foreground_channel
+            stored_size = loaded.inference_short_side
             self.checkpoint_path = loaded.path
         self.model = model
         if isinstance(backend, str):
@@ -127,6 +130,12 @@ class Segmenter:
                 **backend_options,
             )
         self.backend = backend
+        if short_side == "auto":
+            short_side = stored_size or DEFAULT_SHORT_SIDE
+        elif isinstance(short_side, str):
+            raise ValueError(
+                f"short_side must be a number of pixels, None or 'auto', not {short_side!r}"
+            )
         self.short_side = short_side
         self.batch_size = max(1, int(batch_size))
         if foreground == "auto":

@@ -4,11 +4,14 @@
 2. segments them with the small checkpoint that ships in the package (``synthetic-small``),
    or with one trained from scratch right now (``--train``, i.e. ``make demo-train``);
 3. evaluates it (label-free foreground channel): J, F and foreground IoU;
-4. exports the appearance network to ONNX and checks ONNX Runtime against PyTorch (and
+4. segments real footage with the shipped real-video checkpoint (``real-small``): a short
+   clip that ships in the package (never trained on), plus opencv-doc's ``vtest.avi`` when
+   installed, and writes a picture of frames, masks and heatmaps per clip;
+5. exports the appearance network to ONNX and checks ONNX Runtime against PyTorch (and
    builds a TensorRT engine when TensorRT and a GPU are present);
-5. loads the videos, plus Debian's opencv-doc sample videos when installed, into a
-   persistent FiftyOne dataset, applies the plugin's ``apply_amd`` operator, filters by
-   objectness, prints a summary, and ends with the command that opens the App.
+6. loads the synthetic and real videos into a persistent FiftyOne dataset, applies the
+   plugin's ``apply_amd`` operator (``real-small`` on real footage), filters by objectness,
+   prints a summary, and ends with the command that opens the App.
 
 Re-running reuses what exists (videos, trained checkpoint, ONNX file, dataset labels).
 """
@@ -21,9 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 DATASET = "amd-demo"
+REAL_CHECKPOINT = "real-small"
 
 
 def stage(title: str) -> float:
@@ -87,6 +93,56 @@ def segment_and_evaluate(checkpoint: str, root: Path, out: Path) -> None:
     )
 
 
+def real_clips() -> list[Path]:
+    """The real clip that ships in the package, plus opencv-doc's ``vtest.avi`` if installed."""
+    from amd_plugin.checkpoint import ASSETS
+
+    clips = [ASSETS / "walking_person.mp4"]
+    return clips + [p for p in [OPENCV_SAMPLES / "vtest.avi"] if p.exists()]
+
+
+def contact_sheet(clip: Path, folder: Path, columns: int = 6) -> np.ndarray:
+    """Rows of ``columns`` evenly spaced frames of ``clip``: overlay of the mask, heatmap.
+
+    ``folder`` is amd-segment's output for the clip (``masks/``, ``heatmaps/`` by frame number).
+    """
+    from amd_plugin.io.images import read_image
+    from amd_plugin.io.video import iter_frames
+    from amd_plugin.visualize import heat_colormap, make_grid, overlay_mask
+
+    numbers = sorted(int(p.stem) for p in (folder / "masks").glob("*.png"))
+    wanted = set(numbers[:: max(1, len(numbers) // columns)][:columns])
+    overlays, heatmaps = [], []
+    for number, frame in iter_frames(clip):
+        if number in wanted:
+            mask = read_image(folder / "masks" / f"{number:05d}.png")[..., 0] > 127
+            heat = read_image(folder / "heatmaps" / f"{number:05d}.png")[..., 0] / 255.0
+            overlays.append(overlay_mask(frame, mask))
+            heatmaps.append(heat_colormap(heat))
+    return make_grid([overlays, heatmaps], tile_height=144)
+
+
+def segment_real_footage(out: Path) -> list[Path]:
+    """amd-segment with ``real-small`` on :func:`real_clips`; a JPEG contact sheet per clip."""
+    from PIL import Image
+
+    from amd_plugin.cli.segment import main as segment_main
+
+    clips = real_clips()
+    folder = out / "real"
+    # no --short-side: the checkpoint's own inference size (real-small: 256); every 2nd
+    # frame keeps the stage short (vtest.avi has 795 frames)
+    argv = [*map(str, clips), "--checkpoint", REAL_CHECKPOINT, "--out", str(folder)]
+    segment_main([*argv, "--stride", "2"])
+    if len(clips) == 1:
+        print("    (install Debian's opencv-doc to segment its vtest.avi too)")
+    for clip in clips:
+        picture = folder / f"{clip.stem}_frames.jpg"
+        Image.fromarray(contact_sheet(clip, folder / clip.stem)).save(picture, quality=88)
+        print(f"    picture: {picture} (top: mask on the frames, bottom: foreground heatmap)")
+    return clips
+
+
 def export_onnx(checkpoint: str, out: Path) -> None:
     try:
         from trt.cli import main as trt_main
@@ -116,7 +172,7 @@ def export_onnx(checkpoint: str, out: Path) -> None:
         print("    TensorRT engine: skipped (no CUDA GPU here; `amd-trt build` on a GPU machine)")
 
 
-def fiftyone_stage(checkpoint: str, root: Path) -> None:
+def fiftyone_stage(checkpoint: str, root: Path, real: list[Path]) -> None:
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
     os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
     os.environ.setdefault("FIFTYONE_PLUGINS_DIR", str(REPO))
@@ -128,12 +184,10 @@ def fiftyone_stage(checkpoint: str, root: Path) -> None:
         return
     from fiftyone import ViewField as F
 
+    from amd_plugin.checkpoint import file_sha256, resolve_checkpoint_path
+
     videos = sorted((root / "videos").glob("*.mp4"))
-    extra = [
-        OPENCV_SAMPLES / name
-        for name in ("vtest.avi", "tree.avi")
-        if (OPENCV_SAMPLES / name).exists()
-    ]
+    extra = [*real, *[p for p in [OPENCV_SAMPLES / "tree.avi"] if p.exists()]]
     dataset = fo.load_dataset(DATASET) if fo.dataset_exists(DATASET) else fo.Dataset(DATASET)
     dataset.persistent = True
     wanted = [str(p.resolve()) for p in [*videos, *extra]]
@@ -146,19 +200,29 @@ def fiftyone_stage(checkpoint: str, root: Path) -> None:
     new = [p for p in wanted if p not in known]
     if new:
         dataset.add_samples([fo.Sample(filepath=p) for p in new])
-    if extra:
-        print(f"    added real videos from opencv-doc: {', '.join(p.name for p in extra)}")
-    else:
-        print("    (install Debian's opencv-doc to add its real sample videos)")
+    print(f"    real videos: {', '.join(p.name for p in extra)}")
     operator = foo.get_operator("@amd/objectness/apply_amd")
-    operator(
-        dataset,
-        checkpoint=checkpoint,
-        short_side=128,
-        frame_stride=2,
-        delegate=False,
-        skip_existing=True,
-    )
+    real_paths = [str(p.resolve()) for p in extra]
+    # each kind of footage gets the checkpoint trained on its kind; labels an earlier demo
+    # made with other weights (e.g. a previous built-in checkpoint) are redone
+    made_with = dict(dataset.info.get("amd_demo_weights", {}))
+    for kind, view, name, short_side in [
+        ("synthetic", dataset.match(~F("filepath").is_in(real_paths)), checkpoint, 128),
+        ("real", dataset.match(F("filepath").is_in(real_paths)), REAL_CHECKPOINT, None),
+    ]:
+        weights = file_sha256(resolve_checkpoint_path(name))
+        operator(
+            view,
+            checkpoint=name,
+            short_side=short_side,  # None: the checkpoint's own size
+            frame_stride=2,
+            delegate=False,
+            skip_existing=made_with.get(kind) == weights,
+            overwrite=made_with.get(kind) != weights,
+        )
+        made_with[kind] = weights
+    dataset.info["amd_demo_weights"] = made_with
+    dataset.save()
     view = dataset.match(F("amd_objectness") > 0.3).sort_by("amd_objectness", reverse=True)
     print(f"\n    {'video':<28} {'frames':>6} {'objectness':>10}")
     for sample in dataset.sort_by("amd_objectness", reverse=True).select_fields(
@@ -200,31 +264,35 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
 
-    start = stage("1/5 held-out synthetic videos")
+    start = stage("1/6 held-out synthetic videos")
     root = make_videos(args.out, args.videos)
     done(start, f"→ {root}")
 
     checkpoint = "synthetic-small"
     if args.train:
-        start = stage("2/5 training from scratch: amd-train --config synthetic.yaml")
+        start = stage("2/6 training from scratch: amd-train --config synthetic.yaml")
         checkpoint = str(train_checkpoint(args.out, args.train_minutes))
         done(start)
     else:
         print(
-            "\n=== 2/5 using the shipped checkpoint 'synthetic-small' (see amd_plugin/assets/README.md)"
+            "\n=== 2/6 using the shipped checkpoint 'synthetic-small' (see amd_plugin/assets/README.md)"
         )
 
-    start = stage("3/5 segment + evaluate (label-free foreground channel)")
+    start = stage("3/6 segment + evaluate (label-free foreground channel)")
     segment_and_evaluate(checkpoint, root, args.out)
     done(start)
 
-    start = stage("4/5 export: ONNX (+ TensorRT when available)")
+    start = stage(f"4/6 real footage: amd-segment --checkpoint {REAL_CHECKPOINT}")
+    real = segment_real_footage(args.out)
+    done(start)
+
+    start = stage("5/6 export: ONNX (+ TensorRT when available)")
     export_onnx(checkpoint, args.out)
     done(start)
 
     if not args.no_fiftyone:
-        start = stage("5/5 FiftyOne: dataset, apply_amd operator, filter by objectness")
-        fiftyone_stage(checkpoint, root)
+        start = stage("6/6 FiftyOne: dataset, apply_amd operator, filter by objectness")
+        fiftyone_stage(checkpoint, root, real)
         done(start)
     print(f"\nDemo finished in {(time.monotonic() - t0) / 60:.1f} min; outputs in {args.out}")
     return 0

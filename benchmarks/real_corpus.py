@@ -6,8 +6,10 @@
 Every video file under the given source folders (default: ``../shared/data/real-video``) is
 linked into ``OUT/videos/<folder>__<name>`` (one flat folder, which ``data.kind: videos``
 reads), and ``OUT/SOURCES.md`` lists each clip with its frame count and the licence line of
-its source folder's README. DAVIS-2016 sequences are refused, since they are the evaluation
-set, and so is any folder named in ``--exclude``.
+its source folder's README. DAVIS footage is refused: any path with a DAVIS folder in it (of
+any release; DAVIS-2017's *train* split contains DAVIS-2016 sequences, ``tennis`` among them)
+and any clip named after one of the 50 DAVIS-2016 sequences, since those are the evaluation
+set. So is any folder named in ``--exclude``.
 
 With ``--frames SHORT_SIDE`` every clip is decoded once (OpenCV, in parallel) into
 ``OUT/JPEGImages/<clip>/00000.jpg …`` with its short side resized to SHORT_SIDE, which
@@ -27,7 +29,28 @@ from amd_train.data.video_file import VideoFileSource
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "real-video"
-EVALUATION_ONLY = re.compile(r"davis[-_]?2016", re.IGNORECASE)
+EVALUATION_ONLY = re.compile(r"davis", re.IGNORECASE)
+# The 50 DAVIS-2016 sequences (30 train, 20 val): a clip named after one is refused wherever it
+# sits, because demo folders of other projects redistribute them under their own names.
+# fmt: off
+DAVIS_2016_SEQUENCES = frozenset((
+    "bear", "bmx-bumps", "boat", "breakdance-flare", "bus", "car-turn", "dance-jump",
+    "dog-agility", "drift-turn", "elephant", "flamingo", "hike", "hockey", "horsejump-low",
+    "kite-walk", "lucia", "mallard-fly", "mallard-water", "motocross-bumps", "motorbike",
+    "paragliding", "rhino", "rollerblade", "scooter-gray", "soccerball", "stroller", "surf",
+    "swing", "tennis", "train", "blackswan", "bmx-trees", "breakdance", "camel",
+    "car-roundabout", "car-shadow", "cows", "dance-twirl", "dog", "drift-chicane",
+    "drift-straight", "goat", "horsejump-high", "kite-surf", "libby", "motocross-jump",
+    "paragliding-launch", "parkour", "scooter-black", "soapbox",
+))
+# fmt: on
+
+
+def evaluation_footage(relative: Path) -> bool:
+    """True for a path under a DAVIS folder or a clip named after a DAVIS-2016 sequence."""
+    return (
+        bool(EVALUATION_ONLY.search(str(relative))) or relative.stem.lower() in DAVIS_2016_SEQUENCES
+    )
 
 
 def licence_lines(readme: Path) -> dict[str, str]:
@@ -104,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             if path.suffix.lower() not in VIDEO_EXTENSIONS or not path.is_file():
                 continue
             relative = path.relative_to(source)
-            if EVALUATION_ONLY.search(str(path)) or set(relative.parts) & set(args.exclude):
+            if evaluation_footage(relative) or set(relative.parts) & set(args.exclude):
                 print(f"skipped (evaluation only or excluded): {path}")
                 continue
             folder = relative.parts[0]

@@ -15,12 +15,12 @@ from fiftyone_plugin.apply import ApplyOptions
 BACKENDS = ("torch", "onnxruntime", "openvino", "tensorrt", "auto")
 
 DEFAULTS: dict[str, Any] = {
-    "checkpoint": "synthetic-small",
+    "checkpoint": "real-small",
     "backend": "torch",
     "device": "auto",
     "engine": None,
     "batch_size": 4,
-    "short_side": 392,
+    "short_side": None,  # None: the size the checkpoint records (real-small: 256), else 392
     "label_prefix": "amd",
     "output_dir": None,
     "skip_existing": True,
@@ -67,13 +67,15 @@ def segmenter_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
     backend = str(get(params, "backend"))
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}' (choose one of {', '.join(BACKENDS)})")
-    short_side = int(get(params, "short_side"))
+    short_side = get(params, "short_side")
+    if short_side is not None:
+        short_side = int(short_side)
     kwargs: dict[str, Any] = {
         "backend": backend,
         "device": str(get(params, "device")),
         "batch_size": max(1, int(get(params, "batch_size"))),
-        # 0 keeps the input resolution
-        "short_side": short_side if short_side > 0 else None,
+        # empty: the checkpoint's own size; 0 keeps the input resolution
+        "short_side": "auto" if short_side is None else (short_side if short_side > 0 else None),
     }
     if get(params, "engine"):
         kwargs["engine"] = str(get(params, "engine"))

@@ -21,13 +21,18 @@ def real_corpus(benchmark_module):
 @pytest.fixture()
 def footage(tmp_path: Path) -> Path:
     """A source folder like ../shared/data/real-video: two clips, one broken file, a
-    DAVIS-2016 clip that must be refused, and a README whose table gives the licences."""
+    DAVIS clips that must be refused, and a README whose table gives the licences."""
     source = tmp_path / "footage"
     rng = np.random.default_rng(0)
     write_video(source / "cars" / "road.mp4", rng.integers(0, 255, (6, 48, 64, 3), np.uint8))
     write_video(source / "dogs" / "a" / "park.mp4", rng.integers(0, 255, (4, 64, 48, 3), np.uint8))
     (source / "dogs" / "broken.mp4").write_bytes(b"not a video")
     write_video(source / "davis2016" / "cows.mp4", rng.integers(0, 255, (3, 32, 32, 3), np.uint8))
+    # DAVIS-2017's train split holds DAVIS-2016 sequences; other projects' demo folders too.
+    write_video(
+        source / "davis2017-train" / "x.mp4", rng.integers(0, 255, (3, 32, 32, 3), np.uint8)
+    )
+    write_video(source / "cars" / "tennis.mp4", rng.integers(0, 255, (3, 32, 32, 3), np.uint8))
     (source / "README.md").write_text(
         "| folder | licence |\n|---|---|\n| `cars/` | CC BY 4.0 |\n| `dogs/` | BSD-3-Clause |\n"
     )
@@ -43,8 +48,9 @@ def test_frames_mode_decodes_every_clip_at_the_short_side(
     assert real_corpus.main(args) == 0
     printed = capsys.readouterr().out
     clips = sorted(p.name for p in (out / "JPEGImages").iterdir())
-    assert clips == ["cars__road", "dogs__a__park"]  # the broken file and DAVIS-2016 left out
-    assert "broken.mp4" in printed and "davis2016" in printed
+    assert clips == ["cars__road", "dogs__a__park"]  # the broken file and DAVIS left out
+    assert "broken.mp4" in printed and "davis2016" in printed and "davis2017-train" in printed
+    assert "tennis.mp4" in printed
     road = out / "JPEGImages" / "cars__road"
     names = list_images(road)
     assert len(names) == 6

@@ -207,3 +207,31 @@ def test_cli_bad_inputs_are_named_and_others_complete(inputs, capsys):
     for name in ("broken.mp4", "notes.jpg", "nothere.png"):
         assert name in text
     assert (out / "photo_mask.png").exists()
+
+
+def test_auto_short_side_is_the_size_the_checkpoint_records(small_model, tmp_path):
+    from amd_plugin.checkpoint import export_inference_checkpoint
+    from amd_plugin.predictor import DEFAULT_SHORT_SIDE
+
+    plain = save_checkpoint(small_model, tmp_path / "plain.pt", foreground_channel=1)
+    sized = export_inference_checkpoint(plain, tmp_path / "sized.pt", short_side=96)
+    assert Segmenter(plain).short_side == DEFAULT_SHORT_SIDE  # nothing recorded
+    assert Segmenter(sized).short_side == 96
+    assert Segmenter(sized, short_side=48).short_side == 48  # an explicit size wins
+    assert Segmenter(sized, short_side=None).short_side is None  # keep the input size
+    assert Segmenter(small_model).short_side == DEFAULT_SHORT_SIDE  # a model object: no record
+    pred = Segmenter(sized, foreground=1).predict([np.zeros((48, 64, 3), np.uint8)])[0]
+    assert pred.foreground.shape == (48, 64)  # resized back to the input
+    with pytest.raises(ValueError, match="short_side"):
+        Segmenter(sized, short_side="big")
+
+
+def test_builtin_checkpoints_record_their_inference_size():
+    from amd_plugin.checkpoint import BUILTIN_CHECKPOINTS, DEFAULT_CHECKPOINT, load_model
+
+    assert DEFAULT_CHECKPOINT == "real-small"
+    real = load_model("real-small", device="cpu")
+    assert real.inference_short_side == 256  # the size its README figures were measured at
+    assert real.foreground_channel is not None and real.model.num_segments == 2
+    assert BUILTIN_CHECKPOINTS["real-small"].stat().st_size < 10 * 2**20  # ships ≤ 10 MB
+    assert Segmenter("real-small").short_side == 256

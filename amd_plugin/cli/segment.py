@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from amd_plugin.backends import backend_names
-from amd_plugin.checkpoint import CheckpointError
+from amd_plugin.checkpoint import BUILTIN_CHECKPOINTS, DEFAULT_CHECKPOINT, CheckpointError
 from amd_plugin.io.images import MediaError, is_image_path, read_image
 from amd_plugin.io.video import VideoWriter, batched, is_video_path, iter_frames, probe_video
 from amd_plugin.predictor import DEFAULT_SHORT_SIDE, Segmenter
@@ -27,11 +27,24 @@ from amd_plugin.visualize import heat_colormap, overlay_mask, save_png
 log = logging.getLogger("amd-segment")
 
 
+def short_side_arg(text: str) -> int | str:
+    """``--short-side``: a number of pixels or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected pixels or 'auto', got {text!r}") from None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="amd-segment", description=__doc__.split("\n\n")[0])
     p.add_argument("inputs", nargs="+", help="image files, frame folders or video files")
     p.add_argument(
-        "--checkpoint", default="synthetic-small", help="checkpoint path or built-in name"
+        "--checkpoint",
+        default=DEFAULT_CHECKPOINT,
+        help=f"checkpoint path or built-in name ({', '.join(BUILTIN_CHECKPOINTS)}); "
+        f"default {DEFAULT_CHECKPOINT}, trained on real footage",
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(
@@ -52,7 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="CPU threads of the onnxruntime/openvino backends")
     p.add_argument("--device", default="auto")
     p.add_argument(
-        "--short-side", type=int, default=DEFAULT_SHORT_SIDE, help="inference resolution"
+        "--short-side",
+        type=short_side_arg,
+        default="auto",
+        help="inference resolution (short side, px); 'auto': the size the checkpoint records "
+        f"(real-small: 256), else {DEFAULT_SHORT_SIDE}",
     )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--stride", type=int, default=1, help="segment every N-th video frame")

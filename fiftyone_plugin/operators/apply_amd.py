@@ -124,7 +124,7 @@ class ApplyAMD(foo.Operator):
         backend: str = P.DEFAULTS["backend"],
         device: str = P.DEFAULTS["device"],
         batch_size: int = P.DEFAULTS["batch_size"],
-        short_side: int = P.DEFAULTS["short_side"],
+        short_side: int | None = P.DEFAULTS["short_side"],
         label_prefix: str = P.DEFAULTS["label_prefix"],
         output_dir: str | None = None,
         skip_existing: bool = True,

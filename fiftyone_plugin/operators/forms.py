@@ -41,13 +41,14 @@ def execution_mode(ctx: Any, inputs: Any) -> None:
     )
 
 
-def model_inputs(inputs: Any) -> None:
-    """Checkpoint, backend, device, batch size and resolution."""
+def model_inputs(inputs: Any, checkpoint: str = DEFAULTS["checkpoint"]) -> None:
+    """Checkpoint (default ``checkpoint``), backend, device, batch size and resolution."""
     inputs.str(
         "checkpoint",
-        default=DEFAULTS["checkpoint"],
+        default=checkpoint,
         label="Checkpoint",
-        description="A checkpoint path, or a built-in name such as 'synthetic-small'",
+        description="A checkpoint path, or a built-in name: 'real-small' (trained on real "
+        "footage) or 'synthetic-small' (the synthetic noise world)",
     )
     backends = types.Dropdown()
     for name in BACKENDS:
@@ -63,7 +64,8 @@ def model_inputs(inputs: Any) -> None:
         "short_side",
         default=DEFAULTS["short_side"],
         label="Inference short side (px)",
-        description="Images are resized so their short side has this length; 0 keeps the size",
+        description="Images are resized so their short side has this length; 0 keeps the "
+        "size; empty takes the size the checkpoint was measured at (real-small: 256)",
     )
 
 

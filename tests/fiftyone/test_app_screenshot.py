@@ -2,7 +2,7 @@
 
 Starts the App server on a free loopback port against the private mongod, checks that
 ``POST /operators`` lists the plugin's operators, and takes a headless Chromium screenshot
-of a dataset with AMD masks. Set ``AMD_APP_SCREENSHOT=<png path>`` to keep the screenshot
+of a dataset of real frames with the masks of the shipped ``real-small`` checkpoint. Set ``AMD_APP_SCREENSHOT=<png path>`` to keep the screenshot
 (``docs/images/fiftyone_app.png`` was made this way).
 """
 
@@ -44,23 +44,40 @@ def find_chromium() -> str | None:
     return None
 
 
+OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+def real_frames(folder: Path, per_clip: int = 4) -> list[Path]:
+    """JPEG frames of real footage: the clip that ships in the package (never trained on),
+    plus opencv-doc's ``vtest.avi`` when installed, ``per_clip`` evenly spaced from each."""
+    from amd_plugin.checkpoint import ASSETS
+    from amd_plugin.io.video import iter_frames, probe_video
+
+    clips = [ASSETS / "walking_person.mp4", OPENCV_SAMPLES / "vtest.avi"]
+    paths = []
+    for clip in [c for c in clips if c.exists()]:
+        count = probe_video(clip).num_frames or sum(1 for _ in iter_frames(clip))
+        wanted = {round(i * (count - 1) / (per_clip - 1)) for i in range(per_clip)}
+        for number, frame in iter_frames(clip):
+            if number in wanted:
+                paths.append(folder / f"{clip.stem}_{number:05d}.jpg")
+                Image.fromarray(frame).save(paths[-1], quality=92)
+    return paths
+
+
 @pytest.fixture
-def showcase(fo, media, bright_segmenter, tmp_path):
-    """A persistent dataset (visible to the App process) of larger images with AMD labels."""
+def showcase(fo, tmp_path):
+    """A persistent dataset (visible to the App process) of real frames with the labels of
+    the default checkpoint (``real-small``)."""
+    from amd_plugin import Segmenter
     from fiftyone_plugin.apply import ApplyOptions, apply_to_collection
 
     folder = tmp_path / "images"
     folder.mkdir()
-    paths = []
-    for path in media["images"]:
-        with Image.open(path) as image:
-            big = image.resize((image.width * 5, image.height * 5), Image.NEAREST)
-        big.save(folder / path.name)
-        paths.append(folder / path.name)
     dataset = fo.Dataset("amd-app-test", overwrite=True, persistent=True)
-    dataset.add_samples([fo.Sample(filepath=str(p)) for p in paths])
+    dataset.add_samples([fo.Sample(filepath=str(p)) for p in real_frames(folder)])
     options = ApplyOptions(output_dir=tmp_path / "masks", detections=True)
-    apply_to_collection(dataset, bright_segmenter, options)
+    apply_to_collection(dataset, Segmenter("real-small", device="cpu"), options)
     # show the masks and boxes on the grid tiles (the App activates one label field by default)
     dataset.app_config.active_fields = fo.ActiveFields(paths=["amd_mask", "amd_detections"])
     dataset.save()

@@ -243,3 +243,13 @@ def test_forms_resolve_for_images_and_videos(fo, foo, image_dataset, video_datas
             assert ("frame_stride" in fields) == (dataset.media_type == "video")
         if name == "adapt_amd":
             assert ("checkpoint" in fields) == (dataset.media_type == "video")
+
+
+def test_short_side_param_defaults_to_the_checkpoints_size(fo):
+    from fiftyone_plugin.params import DEFAULTS, segmenter_kwargs
+
+    assert DEFAULTS["checkpoint"] == "real-small"
+    assert segmenter_kwargs({})["short_side"] == "auto"  # Segmenter reads the checkpoint's
+    assert segmenter_kwargs({"short_side": None})["short_side"] == "auto"  # an empty form field
+    assert segmenter_kwargs({"short_side": 0})["short_side"] is None  # keep the input size
+    assert segmenter_kwargs({"short_side": "64"})["short_side"] == 64
