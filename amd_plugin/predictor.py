@@ -91,7 +91,7 @@ class Segmenter:
             agrees with eager PyTorch). ``self.backend.name`` says which one runs.
         device: ``auto``/``cpu``/``cuda[:N]``.
         short_side: inference resolution (short side, px); ``None`` keeps the input size;
-            ``"auto"`` takes the size the checkpoint records (``real-small``: 128), else
+            ``"auto"`` takes the size the checkpoint records (``real-small``: 256), else
             ``DEFAULT_SHORT_SIDE``.
         foreground: channel index, or ``"auto"`` to use the checkpoint's stored channel and,
             when it has none, choose one without labels from the first batch (then keep it,

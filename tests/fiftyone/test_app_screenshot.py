@@ -2,8 +2,9 @@
 
 Starts the App server on a free loopback port against the private mongod, checks that
 ``POST /operators`` lists the plugin's operators, and takes a headless Chromium screenshot
-of a dataset of real frames with the masks of the shipped ``real-small`` checkpoint. Set ``AMD_APP_SCREENSHOT=<png path>`` to keep the screenshot
-(``docs/images/fiftyone_app.png`` was made this way).
+of a dataset of real frames with the masks of the shipped ``real-small`` checkpoint. Set
+``AMD_APP_SCREENSHOT=<png path>`` to keep the screenshot (``docs/images/fiftyone_app.png``
+was made this way).
 """
 
 from __future__ import annotations
@@ -44,18 +45,14 @@ def find_chromium() -> str | None:
     return None
 
 
-OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
-
-
 def real_frames(folder: Path, per_clip: int = 4) -> list[Path]:
-    """JPEG frames of real footage: the clip that ships in the package (never trained on),
-    plus opencv-doc's ``vtest.avi`` when installed, ``per_clip`` evenly spaced from each."""
-    from amd_plugin.checkpoint import ASSETS
+    """JPEG frames of the demo's real clips (the one that ships in the package, plus
+    opencv-doc's ``vtest.avi`` when installed), ``per_clip`` evenly spaced from each."""
     from amd_plugin.io.video import iter_frames, probe_video
+    from amd_train.demo import real_clips
 
-    clips = [ASSETS / "walking_person.mp4", OPENCV_SAMPLES / "vtest.avi"]
     paths = []
-    for clip in [c for c in clips if c.exists()]:
+    for clip in real_clips():
         count = probe_video(clip).num_frames or sum(1 for _ in iter_frames(clip))
         wanted = {round(i * (count - 1) / (per_clip - 1)) for i in range(per_clip)}
         for number, frame in iter_frames(clip):
