@@ -56,6 +56,14 @@ class ModelConfig:
             side (their flow stays zero). 0 processes all five levels, as the reference
             does at 384×640, where the coarsest grid is 6×10; at 128×128 the coarsest two
             are 2×2 and 4×4, mostly padding, and their residuals are scaled ×64 and ×32.
+        motion_full_resolution_masks: hand the motion pathway masks at its own resolution,
+            the softmax of the appearance logits upsampled bilinearly (rather than the
+            softmax upsampled), and compose each scale's segment flow from them rather than
+            upsampling the 1/4-scale flow ×4 (not in the reference). Upsampled
+            probabilities and flows blur the change from the object's motion to the
+            scene's over a cell of the 1/8 grid (8 px of the crop); a wrong flow costs
+            more inside a finely textured object than on a smooth scene, so the loss then
+            pays the object mask to grow until that blur lies on the scene.
     """
 
     backbone: Backbone = "resnet50"
@@ -72,6 +80,7 @@ class ModelConfig:
     motion_normalize_features: bool = False
     motion_soft_argmax: bool = False
     motion_min_level_size: int = 0
+    motion_full_resolution_masks: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.motion_size

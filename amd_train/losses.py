@@ -23,6 +23,7 @@ from amd_plugin.modeling.warp import flow_warp
 
 __all__ = [
     "LossConfig",
+    "consistency_occlusion_mask",
     "occlusion_mask",
     "photometric_error",
     "smoothness",
@@ -50,6 +51,14 @@ class LossConfig:
         w_ssim: weight of the SSIM distance.
         occlusion_threshold: a pixel receiving less splatted weight than this is occluded.
         use_occlusion: mask occluded pixels out of the photometric error.
+        occlusion: how occlusion is judged. ``splat`` (the reference): a pixel no pixel of
+            the other frame lands on is occluded (:func:`occlusion_mask`). ``consistency``:
+            a pixel whose flow the other direction's flow does not undo is occluded
+            (:func:`consistency_occlusion_mask`, the forward-backward check of UnFlow;
+            not in the paper). Splatting smooth segment flow leaves no holes, so next to
+            a moving object it marks almost nothing occluded, and the pixels the object
+            covers are then best explained by the object's own flow: the loss rewards an
+            object mask grown by that band (``benchmarks/objective_probe.py``).
         w_smooth: weight of first-order edge-aware flow smoothness (0 in the paper);
             evaluated at the finest scale only, with the flow divided by min(h, w).
         smooth_alpha: edge sensitivity of the smoothness weights ``exp(-alpha·|∇I|)``.
@@ -91,6 +100,7 @@ class LossConfig:
     w_ssim: float = 0.85
     occlusion_threshold: float = 0.2
     use_occlusion: bool = True
+    occlusion: str = "splat"
     w_smooth: float = 0.0
     smooth_alpha: float = 10.0
     warp_padding: str = "border"
@@ -124,6 +134,8 @@ class LossConfig:
             raise ValueError(
                 f"flow_fit_target must be pixel or dense, got {self.flow_fit_target!r}"
             )
+        if self.occlusion not in ("splat", "consistency"):
+            raise ValueError(f"occlusion must be splat or consistency, got {self.occlusion!r}")
         if self.warp_padding not in ("zeros", "border", "reflection"):
             raise ValueError(f"unknown warp_padding {self.warp_padding!r}")
 
@@ -199,6 +211,30 @@ def occlusion_mask(flow_other: Tensor, threshold: float = 0.2) -> Tensor:
     """
     with torch.no_grad():
         return (splat_weights(flow_other) >= threshold).to(flow_other.dtype)
+
+
+def consistency_occlusion_mask(
+    flow: Tensor, flow_other: Tensor, alpha1: float = 0.01, alpha2: float = 0.5
+) -> Tensor:
+    """Visibility mask of a frame from the forward-backward check (Meister et al., UnFlow).
+
+    A pixel ``x`` of A with flow ``f = flow(x)`` into B is visible when B's flow at the
+    target undoes it: ``|f + g|² < alpha1·(|f|² + |g|²) + alpha2`` with
+    ``g = flow_other(x + f)`` (bilinear, border padding).
+
+    Args:
+        flow: ``B×2×h×w`` flow on this frame's grid, in pixels.
+        flow_other: ``B×2×h×w`` opposite flow on the other frame's grid.
+        alpha1, alpha2: relative and absolute tolerance (UnFlow's 0.01 and 0.5).
+
+    Returns:
+        ``B×1×h×w`` float mask, 1 = visible, 0 = occluded; carries no gradient.
+    """
+    with torch.no_grad():
+        back = flow_warp(flow_other, flow, padding_mode="border")
+        mismatch = (flow + back).square().sum(dim=1, keepdim=True)
+        bound = alpha1 * (flow.square().sum(dim=1, keepdim=True) + back.square().sum(1, True))
+        return (mismatch < bound + alpha2).to(flow.dtype)
 
 
 def ssim_distance(x: Tensor, y: Tensor) -> Tensor:
@@ -344,8 +380,11 @@ def view_synthesis_loss(
 
     occ_full = None
     if cfg.use_occlusion:
-        # A's visibility comes from splatting B's flow (flows_bw), and vice versa
-        occ_full = _swap_halves(occlusion_mask(finest, cfg.occlusion_threshold))
+        if cfg.occlusion == "consistency":
+            occ_full = consistency_occlusion_mask(finest, _swap_halves(finest))
+        else:
+            # A's visibility comes from splatting B's flow (flows_bw), and vice versa
+            occ_full = _swap_halves(occlusion_mask(finest, cfg.occlusion_threshold))
         if cfg.min_visible > 0:
             # Degenerate-solution guard (not in the reference, where this case is 0/0):
             # flows large enough to mark (nearly) every pixel occluded make the masked,

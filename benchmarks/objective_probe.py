@@ -54,10 +54,19 @@ def pair_losses(
     """Mean loss over the video's pairs ``(t, t + gap)`` for each kind of mask."""
     x = frames_to_tensor(frames, None, "cpu")
     out = model(x[:-gap], x[gap:])  # the own masks and the motion pathway's RGB inputs
-    grid = tuple(out.masks_a.shape[-2:])
     gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
     gt_a, gt_b = gt[:-gap], gt[gap:]
-    candidates = {"own": (out.masks_a, out.masks_b)}
+    if model.cfg.motion_full_resolution_masks:
+        # the masks the motion pathway is handed: at its own size, softmax of upsampled logits
+        grid = tuple(out.frame_a.shape[-2:])
+        own = [
+            F.interpolate(logits, size=grid, mode="bilinear", align_corners=True).softmax(1)
+            for logits in (out.logits_a, out.logits_b)
+        ]
+        candidates = {"own": tuple(own)}
+    else:
+        grid = tuple(out.masks_a.shape[-2:])
+        candidates = {"own": (out.masks_a, out.masks_b)}
     for band in BANDS:
         name = "gt" if band == 0 else f"gt{band:+d}px"
         candidates[name] = (
@@ -81,11 +90,25 @@ def main() -> None:
     parser.add_argument("--gaps", default="1,2,3", help="frame gaps of the pairs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--own-frame-masks",
+        action="store_true",
+        help="compose each frame's flow with its own masks (model.pair_masks_with_other_frame=false)",
+    )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. loss.occlusion=consistency",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = load_train_config(args.config)
+    cfg = load_train_config(args.config, args.set)
     loaded = load_model(args.checkpoint, device="cpu")
     model, channel = loaded.model.eval(), loaded.foreground_channel or 1
+    if args.own_frame_masks:
+        model.motion.pair_masks_with_other_frame = False
     if model.num_segments != 2:
         raise SystemExit(
             f"{args.checkpoint}: the probe builds two-segment masks, model has K={model.num_segments}"
@@ -111,6 +134,8 @@ def main() -> None:
             "videos": args.videos,
             "frames": args.frames,
             "gaps": args.gaps,
+            "overrides": args.set,
+            "own_frame_masks": args.own_frame_masks,
             "mean_loss": means,
             "below_gt": wins,
         }

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from amd_train.losses import (
     LossConfig,
+    consistency_occlusion_mask,
     occlusion_mask,
     photometric_error,
     smoothness,
@@ -257,3 +258,32 @@ def test_dense_flow_weight_adds_the_dense_term_with_gradients(small_model):
     assert head.grad is not None and head.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="must be >= 0"):
         LossConfig(dense_flow_weight=-1.0)
+
+
+def test_consistency_occlusion_marks_only_what_the_other_flow_does_not_undo():
+    # a 6-px square moving +3 px in x over a static scene (flows exactly right)
+    fw = torch.zeros(1, 2, 16, 16)
+    bw = torch.zeros(1, 2, 16, 16)
+    fw[:, 0, 5:11, 2:8] = 3.0  # object in A at columns 2..7
+    bw[:, 0, 5:11, 5:11] = -3.0  # object in B at columns 5..10
+    visible_a = consistency_occlusion_mask(fw, bw)
+    assert visible_a.shape == (1, 1, 16, 16)
+    # A's scene pixels that B's object covers (columns 8..10 of its rows) are occluded
+    assert torch.all(visible_a[0, 0, 5:11, 8:11] == 0)
+    # the object itself, the scene it uncovers and the scene elsewhere are visible
+    assert torch.all(visible_a[0, 0, 5:11, 2:8] == 1)
+    assert visible_a[0, 0, :5].all() and visible_a[0, 0, 11:].all()
+    assert visible_a.sum() == 256 - 18
+
+
+def test_loss_uses_the_consistency_check_when_asked():
+    img = _textured(batch=1, size=16)
+    flow = _constant_flow(2, 0, batch=1, size=16)
+    cfg = LossConfig(scale_weights=(1.0,), occlusion="consistency", min_visible=0.0)
+    # forward +2 and backward +2 do not undo each other: every pixel fails the check
+    _, terms = view_synthesis_loss([flow], [flow], img, img, cfg)
+    assert terms["occlusion_fw"].item() == 0.0
+    _, terms = view_synthesis_loss([flow], [-flow], img, img, cfg)
+    assert terms["occlusion_fw"].item() == 1.0
+    with pytest.raises(ValueError, match="occlusion"):
+        LossConfig(occlusion="range")

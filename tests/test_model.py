@@ -1,5 +1,7 @@
 """Architecture facts of DESIGN.md §2, checked on the real modules."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -260,3 +262,37 @@ def test_dense_flow_is_the_warp_plus_the_pixel_residual(small_model):
     torch.testing.assert_close(out.forward_dense[-1], out.forward_whole[-1])
     # finer levels are anchored at the segment flow used for the warp, not at "whole"
     assert not torch.allclose(out.forward_dense[0], out.forward_whole[0])
+
+
+def test_full_resolution_masks_compose_each_scale_from_its_own_masks():
+    torch.manual_seed(2)
+    k = 2
+    motion = MotionPathway(full_resolution_masks=True).eval()
+    # object in the left 21 columns: not on a 4-px cell boundary of the finest level
+    masks = torch.zeros(1, k, 64, 64)
+    masks[:, 0, :, :21] = 1
+    masks[:, 1, :, 21:] = 1
+    with torch.no_grad():
+        out = motion(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), masks, masks)
+    vectors = out.forward_segments[0]  # K×2 at the motion resolution
+    finest = out.forward[0][0]
+    # every pixel carries exactly its own segment's vector, right up to the boundary
+    assert torch.allclose(finest[:, :, :21], vectors[0].view(2, 1, 1).expand(2, 64, 21), atol=1e-5)
+    assert torch.allclose(finest[:, :, 21:], vectors[1].view(2, 1, 1).expand(2, 64, 43), atol=1e-5)
+    # coarser scales: area-averaged masks, the level's own vectors (same shapes as before)
+    assert [tuple(f.shape[-2:]) for f in out.forward] == [(64 // 2**i,) * 2 for i in range(5)]
+
+
+def test_full_resolution_masks_are_off_by_default_and_sharpen_the_training_masks():
+    cfg = ModelConfig(backbone="small", num_segments=2, motion_size=(64, 64))
+    assert not cfg.motion_full_resolution_masks
+    torch.manual_seed(3)
+    reference = AMD(cfg).eval()
+    sharp = AMD(dataclasses.replace(cfg, motion_full_resolution_masks=True)).eval()
+    sharp.load_state_dict(reference.state_dict())  # no new parameters
+    a, b = torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        ref_out, sharp_out = reference(a, b), sharp(a, b)
+    # the appearance outputs are the same; only what the motion pathway sees differs
+    assert torch.equal(ref_out.masks_a, sharp_out.masks_a)
+    assert not torch.allclose(ref_out.motion.forward[0], sharp_out.motion.forward[0])

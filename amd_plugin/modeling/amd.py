@@ -67,6 +67,7 @@ class AMD(nn.Module):
             normalize_features=self.cfg.motion_normalize_features,
             soft_argmax=self.cfg.motion_soft_argmax,
             min_level_size=self.cfg.motion_min_level_size,
+            full_resolution_masks=self.cfg.motion_full_resolution_masks,
         )
 
     @classmethod
@@ -96,5 +97,11 @@ class AMD(nn.Module):
             align_corners=True,
         )
         rgb_a, rgb_b = rgb[:b], rgb[b:]
-        motion = self.motion(rgb_a, rgb_b, masks_a, masks_b)
+        if self.cfg.motion_full_resolution_masks:
+            # upsampling logits keeps the boundary as sharp as the logits' slope allows
+            up = F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
+            motion_masks = up.softmax(dim=1)
+            motion = self.motion(rgb_a, rgb_b, motion_masks[:b], motion_masks[b:])
+        else:
+            motion = self.motion(rgb_a, rgb_b, masks_a, masks_b)
         return AMDOutput(logits_a, logits_b, masks_a, masks_b, rgb_a, rgb_b, motion)

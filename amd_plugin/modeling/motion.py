@@ -175,6 +175,12 @@ class MotionPathway(nn.Module):
     ``min_level_size`` on a side are skipped (their flow stays zero): at 128 px the 1/64 and
     1/32 levels are 2×2 and 4×4 grids, mostly zero padding, whose residuals are amplified
     ×64 and ×32 in the output (0 = every level, as in the reference).
+
+    With ``full_resolution_masks`` (not in the reference) the masks come at the frames' own
+    size, each level pools with their area average, and each output scale's segment flow is
+    composed from the masks at that scale (``Σ_k mask_k · flow_k``) instead of being
+    upsampled ×4 from the 1/4 grid: the flow then changes from one segment's vector to the
+    other's as sharply as the masks do.
     """
 
     def __init__(
@@ -184,6 +190,7 @@ class MotionPathway(nn.Module):
         normalize_features: bool = False,
         soft_argmax: bool = False,
         min_level_size: int = 0,
+        full_resolution_masks: bool = False,
     ) -> None:
         super().__init__()
         if soft_argmax and not normalize_features:
@@ -195,6 +202,7 @@ class MotionPathway(nn.Module):
         self.normalize_features = normalize_features
         self.soft_argmax = soft_argmax
         self.min_level_size = min_level_size
+        self.full_resolution_masks = full_resolution_masks
         if soft_argmax:
             # correlation coefficients of matches differ by a few tenths: a sharp start
             self.log_temperature = nn.Parameter(torch.tensor(0.05).log())
@@ -249,9 +257,12 @@ class MotionPathway(nn.Module):
         fw_masks, bw_masks = (
             (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
         )
-        flows, wholes, denses, segments = self.decode(
-            pyramids, swapped, torch.cat([fw_masks, bw_masks])
+        masks = torch.cat([fw_masks, bw_masks])
+        flows, wholes, denses, segments, level_vectors = self.decode_levels(
+            pyramids, swapped, masks
         )
+        if self.full_resolution_masks:
+            flows = self.compose_at_output_scales(masks, flows, level_vectors)
         finest = NUM_LEVELS - 1
         pixel = self.pixel_flow(pyramids[finest], swapped[finest]) if self.soft_argmax else None
         return MotionOutput(
@@ -288,12 +299,20 @@ class MotionPathway(nn.Module):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, ×4 upsampled):
         segment flows, whole (diagnostic) flows, dense flows, finest segment vectors."""
+        return self.decode_levels(feats_1, feats_2, masks)[:4]
+
+    def decode_levels(
+        self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor, list]:
+        """:meth:`decode`'s four results and each level's ``B×K×2`` segment vectors in its
+        own pixels (finest first; None for a skipped level)."""
         b, _, h0, w0 = feats_1[0].shape
         k = masks.shape[1]
         flow = feats_1[0].new_zeros(b, 2, h0, w0)
         whole = feats_1[0].new_zeros(b, 2, h0, w0)
         segment_flows = feats_1[0].new_zeros(b, k, 2)
         flows, wholes, denses = [], [], []
+        level_vectors: list[torch.Tensor | None] = []  # each level's B×K×2 segment vectors
         for level in range(NUM_LEVELS):
             x1, x2 = feats_1[level], feats_2[level]
             if min(x1.shape[-2:]) < self.min_level_size:
@@ -303,6 +322,7 @@ class MotionPathway(nn.Module):
                 flows.append(flow)
                 wholes.append(whole)
                 denses.append(flow)
+                level_vectors.append(None)
                 continue
             if level > 0:
                 flow = upsample_flow(flow, 2)
@@ -314,9 +334,7 @@ class MotionPathway(nn.Module):
             correlation = cost_volume(c1, c2, SEARCH_RADIUS)
             cost = self.leaky(correlation)
             feature = self.estimator(torch.cat([cost, self.reduce[level](x1), flow], 1))
-            level_masks = F.interpolate(
-                masks, size=x1.shape[-2:], mode="bilinear", align_corners=True
-            )
+            level_masks = self.masks_at(masks, x1.shape[-2:])
             pooled = masked_average(feature, level_masks)  # B×K×96
             residual = self.estimator.flow_head(pooled.reshape(b * k, -1, 1, 1)).reshape(b, k, 2)
             if self.soft_argmax:
@@ -325,6 +343,7 @@ class MotionPathway(nn.Module):
                     pooled_cost, self.displacements, self.log_temperature.exp()
                 )
             segment_flows = segment_flows + residual
+            level_vectors.append(segment_flows)
             flow = compose_segment_flow(level_masks, segment_flows)
             dense_residual = self.estimator.flow_head(feature)
             # `flow` was the warp of this level until the line above: x2 was warped with it
@@ -335,4 +354,28 @@ class MotionPathway(nn.Module):
         flows = [upsample_flow(f, 4) for f in flows[::-1]]
         wholes = [upsample_flow(f, 4) for f in wholes[::-1]]
         denses = [upsample_flow(f, 4) for f in denses[::-1]]
-        return flows, wholes, denses, segment_flows * 4
+        return flows, wholes, denses, segment_flows * 4, level_vectors[::-1]
+
+    def masks_at(self, masks: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+        """``masks`` resized to ``size``: area average when shrinking full-resolution masks,
+        else bilinear with aligned corners (the reference)."""
+        if tuple(masks.shape[-2:]) == tuple(size):
+            return masks
+        if self.full_resolution_masks and masks.shape[-1] > size[-1]:
+            return F.adaptive_avg_pool2d(masks, size)
+        return F.interpolate(masks, size=size, mode="bilinear", align_corners=True)
+
+    def compose_at_output_scales(
+        self, masks: torch.Tensor, flows: list[torch.Tensor], level_vectors: list
+    ) -> list[torch.Tensor]:
+        """Each output flow (finest first) recomposed from the masks at its own size and its
+        level's segment vectors (×4: the output grid is 4× the level's)."""
+        composed = []
+        for flow, vectors in zip(flows, level_vectors):
+            if vectors is None:
+                composed.append(flow)
+                continue
+            composed.append(
+                compose_segment_flow(self.masks_at(masks, flow.shape[-2:]), vectors * 4)
+            )
+        return composed
