@@ -56,17 +56,10 @@ def pair_losses(
     out = model(x[:-gap], x[gap:])  # the own masks and the motion pathway's RGB inputs
     gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
     gt_a, gt_b = gt[:-gap], gt[gap:]
-    if model.cfg.motion_full_resolution_masks:
-        # the masks the motion pathway is handed: at its own size, softmax of upsampled logits
-        grid = tuple(out.frame_a.shape[-2:])
-        own = [
-            F.interpolate(logits, size=grid, mode="bilinear", align_corners=True).softmax(1)
-            for logits in (out.logits_a, out.logits_b)
-        ]
-        candidates = {"own": tuple(own)}
-    else:
-        grid = tuple(out.masks_a.shape[-2:])
-        candidates = {"own": (out.masks_a, out.masks_b)}
+    # the own masks as the motion pathway is handed them (full size with full-resolution masks)
+    own = (model.motion_masks(out.logits_a), model.motion_masks(out.logits_b))
+    grid = tuple(own[0].shape[-2:])
+    candidates = {"own": own}
     for band in BANDS:
         name = "gt" if band == 0 else f"gt{band:+d}px"
         candidates[name] = (

@@ -82,6 +82,16 @@ class AMD(nn.Module):
         """Soft masks ``B×K×h×w`` (softmax of the appearance logits)."""
         return self.appearance(images).softmax(dim=1)
 
+    def motion_masks(self, logits: torch.Tensor) -> torch.Tensor:
+        """The masks the motion pathway is handed for ``B×K×h×w`` appearance logits: their
+        softmax, or with ``motion_full_resolution_masks`` the softmax of the logits
+        upsampled to ``B×K×Hm×Wm`` (a boundary as sharp as the logits' slope allows)."""
+        if self.cfg.motion_full_resolution_masks:
+            logits = F.interpolate(
+                logits, size=self.cfg.motion_size, mode="bilinear", align_corners=True
+            )
+        return logits.softmax(dim=1)
+
     def forward(self, frame_a: torch.Tensor, frame_b: torch.Tensor) -> AMDOutput:
         b = frame_a.shape[0]
         # both frames through the appearance network in one batch: BatchNorm sees 2B images
@@ -97,11 +107,7 @@ class AMD(nn.Module):
             align_corners=True,
         )
         rgb_a, rgb_b = rgb[:b], rgb[b:]
-        if self.cfg.motion_full_resolution_masks:
-            # upsampling logits keeps the boundary as sharp as the logits' slope allows
-            up = F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
-            motion_masks = up.softmax(dim=1)
-            motion = self.motion(rgb_a, rgb_b, motion_masks[:b], motion_masks[b:])
-        else:
-            motion = self.motion(rgb_a, rgb_b, masks_a, masks_b)
+        # the 1/8-scale softmax is already at hand unless the motion pathway takes full size
+        motion_masks = self.motion_masks(logits) if self.cfg.motion_full_resolution_masks else masks
+        motion = self.motion(rgb_a, rgb_b, motion_masks[:b], motion_masks[b:])
         return AMDOutput(logits_a, logits_b, masks_a, masks_b, rgb_a, rgb_b, motion)
