@@ -64,6 +64,13 @@ class ModelConfig:
             scene's over a cell of the 1/8 grid (8 px of the crop); a wrong flow costs
             more inside a finely textured object than on a smooth scene, so the loss then
             pays the object mask to grow until that blur lies on the scene.
+        motion_align_paired_masks: with the reference pairing (frame A's flow composed
+            with frame B's masks), first warp B's masks onto A's grid with the flow
+            estimated so far (each level with the coarser level's flow, each output scale
+            with its level's own; not in the reference, the flow is not differentiated
+            through). Unaligned, a mask grown by the objects' displacement fits both
+            directions best once the flow is right; aligned, measured, the late fall of
+            the IoU stays (the warp reads the scene's flow at the object's leading edge).
     """
 
     backbone: Backbone = "resnet50"
@@ -81,6 +88,7 @@ class ModelConfig:
     motion_soft_argmax: bool = False
     motion_min_level_size: int = 0
     motion_full_resolution_masks: bool = False
+    motion_align_paired_masks: bool = False
 
     def __post_init__(self) -> None:
         h, w = self.motion_size

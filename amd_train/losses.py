@@ -94,6 +94,11 @@ class LossConfig:
         mask_entropy_start_step: the entropy term counts from this optimizer step on
             (:meth:`at_step`). From step 0 it commits every pixel to one segment before any
             motion has been learnt (measured: within 50 steps at weight 0.3).
+        own_frame_masks_from_step: from this optimizer step on, each frame's segment flow
+            is composed with that frame's own masks instead of the other frame's (the
+            reference pairing, ``model.pair_masks_with_other_frame``); 0 = never switch.
+            Measured from step 3000 on the default world: the object segment turned into
+            a ring along the outlines and the IoU fell from 0.81 to 0.32.
     """
 
     scale_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.0)
@@ -114,6 +119,7 @@ class LossConfig:
     flow_fit_target: str = "pixel"
     mask_entropy_weight: float = 0.0
     mask_entropy_start_step: int = 0
+    own_frame_masks_from_step: int = 0
 
     def __post_init__(self) -> None:
         if not self.scale_weights or any(w < 0 for w in self.scale_weights):
@@ -127,10 +133,12 @@ class LossConfig:
             self.flow_fit_weight,
             self.mask_entropy_weight,
         )
-        if min(weights) < 0 or self.mask_entropy_start_step < 0 or not 0 <= self.usage_floor < 1:
-            raise ValueError(
-                "loss weights and mask_entropy_start_step must be >= 0, usage_floor in [0, 1)"
-            )
+        if (
+            min(weights) < 0
+            or min(self.mask_entropy_start_step, self.own_frame_masks_from_step) < 0
+            or not 0 <= self.usage_floor < 1
+        ):
+            raise ValueError("loss weights and start steps must be >= 0, usage_floor in [0, 1)")
         if self.flow_fit_target not in ("pixel", "dense"):
             raise ValueError(
                 f"flow_fit_target must be pixel or dense, got {self.flow_fit_target!r}"
@@ -145,6 +153,10 @@ class LossConfig:
         if self.mask_entropy_weight > 0 and step < self.mask_entropy_start_step:
             return replace(self, mask_entropy_weight=0.0)
         return self
+
+    def own_frame_masks_at(self, step: int) -> bool:
+        """Whether the motion pathway pairs each frame's flow with its own masks at ``step``."""
+        return 0 < self.own_frame_masks_from_step <= step
 
     @property
     def needs_masks(self) -> bool:

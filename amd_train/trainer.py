@@ -265,8 +265,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 net.no_sync() if info.enabled and not sync else nullcontext(),
                 autocast_context(cfg, info.device),
             ):
-                out = net(frame_a, frame_b)
                 loss_cfg = cfg.loss.at_step(state.step)
+                own_frame = loss_cfg.own_frame_masks_at(state.step)
+                out = net(frame_a, frame_b, False) if own_frame else net(frame_a, frame_b)
                 loss, terms = training_objective(
                     out.motion,
                     out.frame_a.float(),

@@ -89,6 +89,11 @@ def main() -> None:
         help="compose each frame's flow with its own masks (model.pair_masks_with_other_frame=false)",
     )
     parser.add_argument(
+        "--align-paired-masks",
+        action="store_true",
+        help="warp the other frame's masks onto the flow's grid (model.motion_align_paired_masks)",
+    )
+    parser.add_argument(
         "--set",
         nargs="*",
         default=[],
@@ -102,6 +107,8 @@ def main() -> None:
     model, channel = loaded.model.eval(), loaded.foreground_channel or 1
     if args.own_frame_masks:
         model.motion.pair_masks_with_other_frame = False
+    if args.align_paired_masks:
+        model.motion.align_paired_masks = True
     if model.num_segments != 2:
         raise SystemExit(
             f"{args.checkpoint}: the probe builds two-segment masks, model has K={model.num_segments}"
@@ -129,6 +136,7 @@ def main() -> None:
             "gaps": args.gaps,
             "overrides": args.set,
             "own_frame_masks": args.own_frame_masks,
+            "align_paired_masks": args.align_paired_masks,
             "mean_loss": means,
             "below_gt": wins,
         }

@@ -296,3 +296,53 @@ def test_full_resolution_masks_are_off_by_default_and_sharpen_the_training_masks
     # the appearance outputs are the same; only what the motion pathway sees differs
     assert torch.equal(ref_out.masks_a, sharp_out.masks_a)
     assert not torch.allclose(ref_out.motion.forward[0], sharp_out.motion.forward[0])
+
+
+def test_pairing_override_equals_a_pathway_built_with_that_pairing():
+    torch.manual_seed(4)
+    other, own = MotionPathway().eval(), MotionPathway(pair_masks_with_other_frame=False).eval()
+    own.load_state_dict(other.state_dict())
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    masks_a = torch.rand(1, 2, 8, 8).softmax(dim=1)
+    masks_b = masks_a.flip(-1)  # different masks, so the pairing shows in the flow
+    with torch.no_grad():
+        default = other(a, b, masks_a, masks_b)
+        switched = other(a, b, masks_a, masks_b, pair_masks_with_other_frame=False)
+        built = own(a, b, masks_a, masks_b)
+    assert torch.equal(switched.forward[0], built.forward[0])
+    assert torch.equal(switched.backward[0], built.backward[0])
+    assert not torch.allclose(default.forward[0], switched.forward[0])
+
+
+def test_aligned_paired_masks_are_warped_onto_the_flows_grid():
+    motion = MotionPathway(full_resolution_masks=True, align_paired_masks=True)
+    # frame 2's object in columns 25.. ; the flow so far says frame 1's pixels move 4 px right
+    masks_2 = torch.zeros(1, 2, 64, 64)
+    masks_2[:, 0, :, 25:] = 1
+    masks_2[:, 1, :, :25] = 1
+    level_flow = torch.zeros(1, 2, 16, 16)
+    level_flow[:, 0] = 1.0  # 1 px of the 1/4 grid = 4 px at the output size
+    vectors = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])  # B×K×2 in level pixels
+    aligned, plain = (
+        motion.compose_at_output_scales(masks_2, [level_flow], [vectors], align)[0]
+        for align in (True, False)
+    )
+    # aligned: the object starts at column 21 on frame 1's grid (25 - 4); unaligned at 25
+    assert torch.allclose(aligned[0, 0, :, 21:60], torch.full((64, 39), 4.0), atol=1e-4)
+    assert torch.allclose(aligned[0, 0, :, :21], torch.zeros(64, 21), atol=1e-4)
+    assert torch.allclose(plain[0, 0, :, 21:25], torch.zeros(64, 4), atol=1e-4)
+
+
+def test_aligned_paired_masks_change_only_the_motion_and_not_with_own_frame_pairing():
+    torch.manual_seed(5)
+    plain, aligned = MotionPathway().eval(), MotionPathway(align_paired_masks=True).eval()
+    aligned.load_state_dict(plain.state_dict())
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    masks_a = torch.rand(1, 2, 8, 8).softmax(dim=1)
+    masks_b = masks_a.flip(-1)
+    with torch.no_grad():
+        assert not torch.allclose(
+            plain(a, b, masks_a, masks_b).forward[0], aligned(a, b, masks_a, masks_b).forward[0]
+        )
+        own = [m(a, b, masks_a, masks_b, False).forward[0] for m in (plain, aligned)]
+    assert torch.equal(*own)  # a frame's own masks already lie on its grid

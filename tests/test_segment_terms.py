@@ -172,3 +172,11 @@ def test_flow_fit_weight_fits_the_masks_to_the_mask_free_pixel_flow(small_model)
     torch.testing.assert_close(total, plain + 0.5 * segment_flow_fit(both, dense))
     with pytest.raises(ValueError, match="flow_fit_target"):
         LossConfig(flow_fit_target="whole")
+
+
+def test_own_frame_masks_switch_on_at_their_step_and_never_by_default():
+    cfg = LossConfig(own_frame_masks_from_step=300)
+    assert not cfg.own_frame_masks_at(299) and cfg.own_frame_masks_at(300)
+    assert not any(LossConfig().own_frame_masks_at(s) for s in (0, 1, 10**6))
+    with pytest.raises(ValueError):
+        LossConfig(own_frame_masks_from_step=-1)

@@ -68,6 +68,7 @@ class AMD(nn.Module):
             soft_argmax=self.cfg.motion_soft_argmax,
             min_level_size=self.cfg.motion_min_level_size,
             full_resolution_masks=self.cfg.motion_full_resolution_masks,
+            align_paired_masks=self.cfg.motion_align_paired_masks,
         )
 
     @classmethod
@@ -92,7 +93,13 @@ class AMD(nn.Module):
             )
         return logits.softmax(dim=1)
 
-    def forward(self, frame_a: torch.Tensor, frame_b: torch.Tensor) -> AMDOutput:
+    def forward(
+        self,
+        frame_a: torch.Tensor,
+        frame_b: torch.Tensor,
+        pair_masks_with_other_frame: bool | None = None,
+    ) -> AMDOutput:
+        """``pair_masks_with_other_frame``: None = ``cfg.pair_masks_with_other_frame``."""
         b = frame_a.shape[0]
         # both frames through the appearance network in one batch: BatchNorm sees 2B images
         logits = self.appearance(torch.cat([frame_a, frame_b]))
@@ -109,5 +116,7 @@ class AMD(nn.Module):
         rgb_a, rgb_b = rgb[:b], rgb[b:]
         # the 1/8-scale softmax is already at hand unless the motion pathway takes full size
         motion_masks = self.motion_masks(logits) if self.cfg.motion_full_resolution_masks else masks
-        motion = self.motion(rgb_a, rgb_b, motion_masks[:b], motion_masks[b:])
+        motion = self.motion(
+            rgb_a, rgb_b, motion_masks[:b], motion_masks[b:], pair_masks_with_other_frame
+        )
         return AMDOutput(logits_a, logits_b, masks_a, masks_b, rgb_a, rgb_b, motion)

@@ -191,6 +191,7 @@ class MotionPathway(nn.Module):
         soft_argmax: bool = False,
         min_level_size: int = 0,
         full_resolution_masks: bool = False,
+        align_paired_masks: bool = False,
     ) -> None:
         super().__init__()
         if soft_argmax and not normalize_features:
@@ -203,6 +204,7 @@ class MotionPathway(nn.Module):
         self.soft_argmax = soft_argmax
         self.min_level_size = min_level_size
         self.full_resolution_masks = full_resolution_masks
+        self.align_paired_masks = align_paired_masks
         if soft_argmax:
             # correlation coefficients of matches differ by a few tenths: a sharp start
             self.log_temperature = nn.Parameter(torch.tensor(0.05).log())
@@ -241,7 +243,10 @@ class MotionPathway(nn.Module):
         frame_b: torch.Tensor,
         masks_a: torch.Tensor,
         masks_b: torch.Tensor,
+        pair_masks_with_other_frame: bool | None = None,
     ) -> MotionOutput:
+        """``pair_masks_with_other_frame`` overrides the pairing set at construction
+        (a training schedule may switch it, ``loss.own_frame_masks_from_step``)."""
         h, w = frame_a.shape[-2:]
         if h % 64 or w % 64:
             raise ValueError(f"motion pathway needs H, W multiples of 64, got {h}×{w}")
@@ -254,15 +259,14 @@ class MotionPathway(nn.Module):
             frames = (frames - 0.45) / 0.25
         pyramids = self.pyramid(frames)
         swapped = [torch.cat([f[b:], f[:b]]) for f in pyramids]
+        if pair_masks_with_other_frame is None:
+            pair_masks_with_other_frame = self.pair_masks_with_other_frame
         fw_masks, bw_masks = (
-            (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
+            (masks_b, masks_a) if pair_masks_with_other_frame else (masks_a, masks_b)
         )
         masks = torch.cat([fw_masks, bw_masks])
-        flows, wholes, denses, segments, level_vectors = self.decode_levels(
-            pyramids, swapped, masks
-        )
-        if self.full_resolution_masks:
-            flows = self.compose_at_output_scales(masks, flows, level_vectors)
+        align = self.align_paired_masks and pair_masks_with_other_frame
+        flows, wholes, denses, segments = self.decode(pyramids, swapped, masks, align)
         finest = NUM_LEVELS - 1
         pixel = self.pixel_flow(pyramids[finest], swapped[finest]) if self.soft_argmax else None
         return MotionOutput(
@@ -295,17 +299,18 @@ class MotionPathway(nn.Module):
         return flow.reshape(n, h, w, 2).permute(0, 3, 1, 2) * 4
 
     def decode(
-        self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor
+        self,
+        feats_1: list[torch.Tensor],
+        feats_2: list[torch.Tensor],
+        masks: torch.Tensor,
+        align_masks: bool = False,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, ×4 upsampled):
-        segment flows, whole (diagnostic) flows, dense flows, finest segment vectors."""
-        return self.decode_levels(feats_1, feats_2, masks)[:4]
-
-    def decode_levels(
-        self, feats_1: list[torch.Tensor], feats_2: list[torch.Tensor], masks: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], torch.Tensor, list]:
-        """:meth:`decode`'s four results and each level's ``B×K×2`` segment vectors in its
-        own pixels (finest first; None for a skipped level)."""
+        """Coarse-to-fine flow from frame 1 to frame 2 (lists finest first, at 4× each
+        level's grid): segment flows, whole (diagnostic) flows, dense flows, finest segment
+        vectors. Segment flows are the level's flow upsampled ×4, or with
+        ``full_resolution_masks`` composed from the masks at the output size.
+        ``align_masks``: ``masks`` belong to frame 2; warp them onto frame 1's grid with
+        the flow so far before composing (``align_paired_masks``)."""
         b, _, h0, w0 = feats_1[0].shape
         k = masks.shape[1]
         flow = feats_1[0].new_zeros(b, 2, h0, w0)
@@ -335,6 +340,9 @@ class MotionPathway(nn.Module):
             cost = self.leaky(correlation)
             feature = self.estimator(torch.cat([cost, self.reduce[level](x1), flow], 1))
             level_masks = self.masks_at(masks, x1.shape[-2:])
+            if align_masks and level > 0:
+                # frame 2's masks onto frame 1's grid, as x2 above; the flow only aligns
+                level_masks = flow_warp(level_masks, warp_flow.detach())
             pooled = masked_average(feature, level_masks)  # B×K×96
             residual = self.estimator.flow_head(pooled.reshape(b * k, -1, 1, 1)).reshape(b, k, 2)
             if self.soft_argmax:
@@ -351,10 +359,15 @@ class MotionPathway(nn.Module):
             whole = whole + dense_residual
             flows.append(flow)
             wholes.append(whole)
-        flows = [upsample_flow(f, 4) for f in flows[::-1]]
+        if self.full_resolution_masks:
+            flows = self.compose_at_output_scales(
+                masks, flows[::-1], level_vectors[::-1], align_masks
+            )
+        else:
+            flows = [upsample_flow(f, 4) for f in flows[::-1]]
         wholes = [upsample_flow(f, 4) for f in wholes[::-1]]
         denses = [upsample_flow(f, 4) for f in denses[::-1]]
-        return flows, wholes, denses, segment_flows * 4, level_vectors[::-1]
+        return flows, wholes, denses, segment_flows * 4
 
     def masks_at(self, masks: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
         """``masks`` resized to ``size``: area average when shrinking full-resolution masks,
@@ -366,16 +379,24 @@ class MotionPathway(nn.Module):
         return F.interpolate(masks, size=size, mode="bilinear", align_corners=True)
 
     def compose_at_output_scales(
-        self, masks: torch.Tensor, flows: list[torch.Tensor], level_vectors: list
+        self,
+        masks: torch.Tensor,
+        level_flows: list[torch.Tensor],
+        level_vectors: list,
+        align_masks: bool = False,
     ) -> list[torch.Tensor]:
-        """Each output flow (finest first) recomposed from the masks at its own size and its
-        level's segment vectors (×4: the output grid is 4× the level's)."""
+        """Each level's segment flow (finest first) at 4× the level's grid, composed from the
+        masks at that size and the level's ``B×K×2`` segment vectors (×4 with the grid); a
+        skipped level (vectors None) keeps its zero flow, upsampled. ``align_masks``: the
+        masks are first warped with the level's own flow (see :meth:`decode`)."""
         composed = []
-        for flow, vectors in zip(flows, level_vectors):
+        for flow, vectors in zip(level_flows, level_vectors):
             if vectors is None:
-                composed.append(flow)
+                composed.append(upsample_flow(flow, 4))
                 continue
-            composed.append(
-                compose_segment_flow(self.masks_at(masks, flow.shape[-2:]), vectors * 4)
-            )
+            size = (4 * flow.shape[-2], 4 * flow.shape[-1])
+            scale_masks = self.masks_at(masks, size)
+            if align_masks:
+                scale_masks = flow_warp(scale_masks, upsample_flow(flow.detach(), 4))
+            composed.append(compose_segment_flow(scale_masks, vectors * 4))
         return composed
