@@ -266,8 +266,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 autocast_context(cfg, info.device),
             ):
                 loss_cfg = cfg.loss.at_step(state.step)
+                # None keeps the model's own pairing; False switches to own-frame masks
                 own_frame = loss_cfg.own_frame_masks_at(state.step)
-                out = net(frame_a, frame_b, False) if own_frame else net(frame_a, frame_b)
+                out = net(frame_a, frame_b, False if own_frame else None)
                 loss, terms = training_objective(
                     out.motion,
                     out.frame_a.float(),

@@ -298,13 +298,19 @@ def test_full_resolution_masks_are_off_by_default_and_sharpen_the_training_masks
     assert not torch.allclose(ref_out.motion.forward[0], sharp_out.motion.forward[0])
 
 
-def test_pairing_override_equals_a_pathway_built_with_that_pairing():
-    torch.manual_seed(4)
-    other, own = MotionPathway().eval(), MotionPathway(pair_masks_with_other_frame=False).eval()
-    own.load_state_dict(other.state_dict())
+def _pathway_twins(seed: int, **variant):
+    """A default motion pathway and a ``variant`` one with the same weights, two random
+    64×64 frames and two different 8×8 soft masks (so that the pairing shows in the flow)."""
+    torch.manual_seed(seed)
+    base, other = MotionPathway().eval(), MotionPathway(**variant).eval()
+    other.load_state_dict(base.state_dict())
     a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     masks_a = torch.rand(1, 2, 8, 8).softmax(dim=1)
-    masks_b = masks_a.flip(-1)  # different masks, so the pairing shows in the flow
+    return base, other, (a, b, masks_a, masks_a.flip(-1))
+
+
+def test_pairing_override_equals_a_pathway_built_with_that_pairing():
+    other, own, (a, b, masks_a, masks_b) = _pathway_twins(4, pair_masks_with_other_frame=False)
     with torch.no_grad():
         default = other(a, b, masks_a, masks_b)
         switched = other(a, b, masks_a, masks_b, pair_masks_with_other_frame=False)
@@ -334,12 +340,7 @@ def test_aligned_paired_masks_are_warped_onto_the_flows_grid():
 
 
 def test_aligned_paired_masks_change_only_the_motion_and_not_with_own_frame_pairing():
-    torch.manual_seed(5)
-    plain, aligned = MotionPathway().eval(), MotionPathway(align_paired_masks=True).eval()
-    aligned.load_state_dict(plain.state_dict())
-    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
-    masks_a = torch.rand(1, 2, 8, 8).softmax(dim=1)
-    masks_b = masks_a.flip(-1)
+    plain, aligned, (a, b, masks_a, masks_b) = _pathway_twins(5, align_paired_masks=True)
     with torch.no_grad():
         assert not torch.allclose(
             plain(a, b, masks_a, masks_b).forward[0], aligned(a, b, masks_a, masks_b).forward[0]
