@@ -38,7 +38,7 @@ def adapt_and_score(seq: Path, start: str, out: Path, args) -> dict:
     frames_dir = seq / "JPEGImages"
     h, w = args.crop
     argv = [str(frames_dir), "--out", str(out), "--minutes", str(args.minutes)]
-    argv += ["--steps", "100000", "--batch", str(args.batch), "--crop", str(h), str(w)]
+    argv += ["--steps", str(args.steps), "--batch", str(args.batch), "--crop", str(h), str(w)]
     argv += ["--set", f"model.motion_size=[{h}, {w}]", "--set", f"run.threads={args.threads}"]
     for override in args.set:
         argv += ["--set", override]
@@ -87,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "davis2016-dev")
     p.add_argument("--minutes", type=float, default=2.0, help="adaptation budget per run")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=100_000,
+        help="step budget per run (with --minutes 0 the steps alone decide: comparable "
+        "runs on a CPU shared with other work)",
+    )
     p.add_argument("--crop", type=int, nargs=2, default=(128, 192), metavar=("H", "W"))
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)

@@ -78,3 +78,22 @@ def test_a_run_out_of_time_ends_at_the_floor_lr(tmp_path):
     assert all(a > b for a, b in pairwise(lrs))
     assert lrs[-1] == pytest.approx(cfg.optim.min_lr)
     assert load_resume_state(out)["minutes"] >= 0.25
+
+
+def test_the_default_motion_pathway_follows_the_schedule_at_its_own_scale():
+    import torch
+
+    from amd_plugin import AMD
+    from amd_train.trainer import param_groups
+
+    cfg = load_train_config("synthetic.yaml", ["optim.decay_over=steps", "model.small_width=8"])
+    assert cfg.optim.motion_lr_scale == 0.25  # the emergence default (benchmarks/README.md)
+    model = AMD(cfg.model)
+    optimizer = torch.optim.Adam(param_groups(model, cfg))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
+    for step in range(150):  # the warmup (100 steps) and the start of the decay
+        appearance, motion = scheduler.get_last_lr()
+        assert motion == pytest.approx(0.25 * appearance)
+        assert appearance == pytest.approx(cfg.optim.lr * poly_lambda(cfg)(step))
+        optimizer.step()
+        scheduler.step()
