@@ -90,10 +90,11 @@ def test_the_default_motion_pathway_follows_the_schedule_at_its_own_scale():
     assert cfg.optim.motion_lr_scale == 0.25  # the emergence default (benchmarks/README.md)
     model = AMD(cfg.model)
     optimizer = torch.optim.Adam(param_groups(model, cfg))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(cfg))
+    factor = poly_lambda(cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     for step in range(150):  # the warmup (100 steps) and the start of the decay
         appearance, motion = scheduler.get_last_lr()
         assert motion == pytest.approx(0.25 * appearance)
-        assert appearance == pytest.approx(cfg.optim.lr * poly_lambda(cfg)(step))
+        assert appearance == pytest.approx(cfg.optim.lr * factor(step))
         optimizer.step()
         scheduler.step()
