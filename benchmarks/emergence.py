@@ -2,6 +2,7 @@
 
     python benchmarks/emergence.py runs/synthetic --out benchmarks/emergence_synthetic.png
     python benchmarks/emergence.py benchmarks/results/emergence_gpu_h200.jsonl --x steps
+    python benchmarks/emergence.py runs/seed0 --also runs/seed1   # repeats on one picture
 
 Reads ``metrics.jsonl`` written by ``amd-train`` (its ``eval`` records: held-out synthetic
 videos never trained on, foreground channel chosen without labels; the oracle-channel IoU
@@ -25,10 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--x", choices=("minutes", "steps"), default="minutes", help="x axis")
     p.add_argument("--machine", default="2 CPU cores", help="for the axis label")
+    p.add_argument(
+        "--also", type=Path, nargs="*", default=[], help="more runs (repeats): label-free IoU only"
+    )
     args = p.parse_args(argv)
-    metrics = args.run if args.run.suffix == ".jsonl" else args.run / "metrics.jsonl"
-    records = [json.loads(line) for line in metrics.read_text().splitlines()]
-    evals = [r for r in records if r["kind"] == "eval"]
+    metrics = _metrics_file(args.run)
+    evals = _evals(metrics)
     if not evals:
         print(f"{args.run}: no eval records")
         return 1
@@ -54,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 if raw
                 else {}
             ),
+            **{
+                f"label-free IoU, repeat {i}": _curve(run, args.x)
+                for i, run in enumerate(args.also, 1)
+            },
         },
         out,
         f"wall-clock minutes ({args.machine})" if args.x == "minutes" else "training steps",
@@ -64,6 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"plot: {out}")
     return 0
+
+
+def _metrics_file(run: Path) -> Path:
+    return run if run.suffix in (".jsonl", ".json") else run / "metrics.jsonl"
+
+
+def _evals(metrics: Path) -> list[dict]:
+    """Eval records of a run's metrics.jsonl, or of a results record (JSON with an "eval" list)."""
+    if metrics.suffix == ".json":
+        return json.loads(metrics.read_text())["eval"]
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    return [r for r in records if r["kind"] == "eval"]
+
+
+def _curve(run: Path, x: str) -> tuple[list[float], list[float]]:
+    evals = _evals(_metrics_file(run))
+    return [r["minutes"] if x == "minutes" else r["step"] for r in evals], [r["iou"] for r in evals]
 
 
 if __name__ == "__main__":
