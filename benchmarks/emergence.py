@@ -80,7 +80,10 @@ def _metrics_file(run: Path) -> Path:
 def _evals(metrics: Path) -> list[dict]:
     """Eval records of a run's metrics.jsonl, or of a results record (JSON with an "eval" list)."""
     if metrics.suffix == ".json":
-        return json.loads(metrics.read_text())["eval"]
+        record = json.loads(metrics.read_text())
+        if not isinstance(record, dict) or "eval" not in record:
+            raise SystemExit(f"{metrics}: not a results record with an 'eval' list")
+        return record["eval"]
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
     return [r for r in records if r["kind"] == "eval"]
 
