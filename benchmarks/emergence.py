@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if chance:
         print(f"no-model guess (whole frame or centred disk): IoU {chance[0][0]:.3f}")
     out = args.out or metrics.parent / "emergence.png"
-    xs = [r["minutes"] if args.x == "minutes" else r["step"] for r in evals]
+    xs = _xs(evals, args.x)
     line_plot(
         {
             "label-free IoU": (xs, [r["iou"] for r in evals]),
@@ -88,9 +88,13 @@ def _evals(metrics: Path) -> list[dict]:
     return [r for r in records if r["kind"] == "eval"]
 
 
+def _xs(evals: list[dict], x: str) -> list[float]:
+    return [r["minutes"] if x == "minutes" else r["step"] for r in evals]
+
+
 def _curve(run: Path, x: str) -> tuple[list[float], list[float]]:
     evals = _evals(_metrics_file(run))
-    return [r["minutes"] if x == "minutes" else r["step"] for r in evals], [r["iou"] for r in evals]
+    return _xs(evals, x), [r["iou"] for r in evals]
 
 
 if __name__ == "__main__":

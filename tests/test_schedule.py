@@ -6,13 +6,15 @@ import json
 from itertools import pairwise
 
 import pytest
+import torch
 from test_emergence import SMALL_WORLD
 
+from amd_plugin import AMD
 from amd_plugin.config import ConfigError
 from amd_train.checkpointing import load_resume_state
 from amd_train.config import load_train_config
 from amd_train.schedule import TrainingClock, poly_lambda, run_progress
-from amd_train.trainer import train
+from amd_train.trainer import param_groups, train
 
 BY_MINUTES = ("optim.decay_over=minutes", "optim.warmup_steps=0", "run.max_steps=1000")
 
@@ -81,11 +83,6 @@ def test_a_run_out_of_time_ends_at_the_floor_lr(tmp_path):
 
 
 def test_the_default_motion_pathway_follows_the_schedule_at_its_own_scale():
-    import torch
-
-    from amd_plugin import AMD
-    from amd_train.trainer import param_groups
-
     cfg = load_train_config("synthetic.yaml", ["optim.decay_over=steps", "model.small_width=8"])
     assert cfg.optim.motion_lr_scale == 0.25  # the emergence default (benchmarks/README.md)
     model = AMD(cfg.model)
