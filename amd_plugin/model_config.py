@@ -21,6 +21,9 @@ class ModelConfig:
         head_dilation: dilation (and padding) of those convs.
         dropout: Dropout2d rate before the 1×1 classifier (training only).
         small_width: base width of the ``small`` backbone.
+        small_quarter_scale_logits: ``small`` backbone only: refine the 1/8-scale logits to
+            1/4 scale with the backbone's stride-4 features
+            (:class:`~amd_plugin.modeling.appearance.QuarterScaleRefinement`; not in the paper).
         classifier_init_std: std of the 1×1 classifier's initial weights (bias 0). Larger
             values start from sharper, more varied masks.
         appearance_padding: padding mode of every conv in the appearance pathway.
@@ -79,6 +82,7 @@ class ModelConfig:
     head_dilation: int = 6
     dropout: float = 0.1
     small_width: int = 32
+    small_quarter_scale_logits: bool = False
     classifier_init_std: float = 0.05
     appearance_padding: Padding = "zeros"
     motion_size: tuple[int, int] = (384, 640)
@@ -105,6 +109,11 @@ class ModelConfig:
             raise ValueError(
                 f"model.motion_min_level_size={self.motion_min_level_size} would skip every "
                 f"level: the finest grid is {h // 4}×{w // 4} at motion_size {self.motion_size}"
+            )
+        if self.small_quarter_scale_logits and self.backbone != "small":
+            raise ValueError(
+                "model.small_quarter_scale_logits needs model.backbone=small "
+                f"(got {self.backbone!r})"
             )
         if self.num_segments < 2:
             raise ValueError(f"model.num_segments must be >= 2, got {self.num_segments}")

@@ -27,7 +27,7 @@ class Prediction:
     Attributes:
         foreground: ``H×W`` float32 foreground probability at the input size.
         segments: ``K×h×w`` float32 soft masks at the model's output resolution (1/8 of the
-            resized input), kept small on purpose; upsample if you need them full size.
+            resized input, 1/4 with ``model.small_quarter_scale_logits``), kept small on purpose; upsample if you need them full size.
         objectness: float in [0, 1] (see :mod:`amd_plugin.objectness`).
         foreground_channel: which of the K segments is the foreground.
     """

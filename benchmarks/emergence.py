@@ -3,6 +3,7 @@
     python benchmarks/emergence.py runs/synthetic --out benchmarks/emergence_synthetic.png
     python benchmarks/emergence.py benchmarks/results/emergence_gpu_h200.jsonl --x steps
     python benchmarks/emergence.py runs/seed0 --also runs/seed1   # repeats on one picture
+    python benchmarks/emergence.py runs/new --also runs/old --also-labels "old recipe"
 
 Reads ``metrics.jsonl`` written by ``amd-train`` (its ``eval`` records: held-out synthetic
 videos never trained on, foreground channel chosen without labels; the oracle-channel IoU
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--also", type=Path, nargs="*", default=[], help="more runs (repeats): label-free IoU only"
     )
+    p.add_argument("--also-labels", nargs="*", default=None, help="legend names of the --also runs")
     args = p.parse_args(argv)
+    labels = args.also_labels or [f"repeat {i}" for i in range(1, len(args.also) + 1)]
+    if len(labels) != len(args.also):
+        p.error(f"--also-labels names {len(labels)} curves, --also gives {len(args.also)}")
     metrics = _metrics_file(args.run)
     evals = _evals(metrics)
     if not evals:
@@ -58,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 else {}
             ),
             **{
-                f"label-free IoU, repeat {i}": _curve(run, args.x)
-                for i, run in enumerate(args.also, 1)
+                f"label-free IoU, {label}": _curve(run, args.x)
+                for label, run in zip(labels, args.also)
             },
         },
         out,

@@ -17,6 +17,12 @@ weights and input frames in channels-last memory format), ``bf16`` (``torch.auto
 bfloat16 around forward and loss; its loss differs by bfloat16 rounding, so it has to be
 judged by a training curve, not by the loss difference), ``bf16-networks`` (the same
 around the two networks only; warp and loss in fp32 on fp32 copies of the flows).
+``quarter-scale`` is not a speed-up but the cost of ``model.small_quarter_scale_logits``:
+the same weights plus the untrained refinement, whose output equals the coarse logits
+upsampled, so its loss matches up to that upsampling.
+
+    python benchmarks/train_step.py --batch 4 --crop 128 --motion 64 64 --backbone small \
+        --segments 2 --full-resolution-masks --variants quarter-scale --rounds 3
 
     python benchmarks/train_step.py --batch 8 --crop 128 --motion 128 128 --backbone small \
         --variants compile,channels-last --rounds 3
@@ -26,24 +32,28 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import time
 
 import torch
 
 from amd_plugin import AMD, ModelConfig
+from amd_plugin.checkpoint import load_state_strict
 from amd_plugin.modeling import motion as motion_module
 from amd_plugin.modeling.correlation import cost_volume, cost_volume_reference
 from amd_plugin.modeling.motion import MotionOutput
 from amd_train.losses import view_synthesis_loss
 
 
-def plain_motion_forward(self, frame_a, frame_b, masks_a, masks_b) -> MotionOutput:
+def plain_motion_forward(
+    self, frame_a, frame_b, masks_a, masks_b, pair_masks_with_other_frame=None
+) -> MotionOutput:
     """The motion pathway without batching the two directions (one decode each)."""
     feats_a, feats_b = self.pyramid(frame_a), self.pyramid(frame_b)
-    fw_masks, bw_masks = (
-        (masks_b, masks_a) if self.pair_masks_with_other_frame else (masks_a, masks_b)
-    )
+    if pair_masks_with_other_frame is None:
+        pair_masks_with_other_frame = self.pair_masks_with_other_frame
+    fw_masks, bw_masks = (masks_b, masks_a) if pair_masks_with_other_frame else (masks_a, masks_b)
     fw, fw_whole, fw_dense, fw_seg = self.decode(feats_a, feats_b, fw_masks)
     bw, bw_whole, bw_dense, bw_seg = self.decode(feats_b, feats_a, bw_masks)
     return MotionOutput(fw, bw, fw_whole, bw_whole, fw_seg, bw_seg, fw_dense, bw_dense)
@@ -112,12 +122,19 @@ def variant(model: AMD, name: str) -> AMD:
     elif name == "bf16-networks":
         model.autocast_dtype = torch.bfloat16
         model.autocast_networks_only = True
+    elif name == "quarter-scale":
+        cfg = dataclasses.replace(model.cfg, small_quarter_scale_logits=True)
+        refined = AMD(cfg).to(next(model.parameters()).device).train()
+        missing, _ = load_state_strict(refined, model.state_dict(), "the baseline model")
+        assert all(k.startswith("appearance.refinement.") for k in missing), missing
+        model = refined
     elif name == "channels-last":
         model.appearance = model.appearance.to(memory_format=torch.channels_last)
         model.channels_last_input = True
     else:
         raise ValueError(
-            f"unknown variant {name!r} (compile, compile-all, channels-last, bf16, bf16-networks)"
+            f"unknown variant {name!r} (compile, compile-all, channels-last, bf16, bf16-networks, "
+            "quarter-scale)"
         )
     return model
 
@@ -128,13 +145,18 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--motion", type=int, nargs=2, default=(128, 128))
+    p.add_argument("--segments", type=int, default=5, help="K (model.num_segments)")
+    p.add_argument(
+        "--full-resolution-masks", action="store_true", help="model.motion_full_resolution_masks"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2, help="alternations of all variants")
     p.add_argument(
         "--variants",
         default="",
-        help="comma-separated: compile, compile-all, channels-last, bf16, bf16-networks",
+        help="comma-separated: compile, compile-all, channels-last, bf16, bf16-networks, "
+        "quarter-scale",
     )
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
@@ -142,7 +164,15 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
     model = (
-        AMD(ModelConfig(backbone=args.backbone, motion_size=tuple(args.motion), dropout=0.0))
+        AMD(
+            ModelConfig(
+                backbone=args.backbone,
+                motion_size=tuple(args.motion),
+                num_segments=args.segments,
+                motion_full_resolution_masks=args.full_resolution_masks,
+                dropout=0.0,
+            )
+        )
         .to(device)
         .train()
     )
@@ -153,7 +183,8 @@ def main() -> None:
     b = torch.roll(a, shifts=(0, 3), dims=(2, 3)) + 0.05 * torch.randn_like(a)
     print(
         f"device {device}, threads {args.threads}, backbone {args.backbone}, batch {args.batch}, "
-        f"crop {args.crop}, motion {tuple(args.motion)}; load average {os.getloadavg()}"
+        f"crop {args.crop}, motion {tuple(args.motion)}, K {args.segments}, full-resolution masks "
+        f"{args.full_resolution_masks}; load average {os.getloadavg()}"
     )
     for name, (m, plain) in candidates.items():  # first step: compilation, caches
         start = time.perf_counter()

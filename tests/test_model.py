@@ -41,6 +41,64 @@ def test_appearance_output_stride_8(backbone, size):
     assert logits.shape == (2, 4, -(-size[0] // 8), -(-size[1] // 8))
 
 
+@pytest.mark.parametrize("size", [(64, 64), (72, 104), (97, 131)])
+def test_quarter_scale_logits_have_output_stride_4(size):
+    cfg = ModelConfig(
+        backbone="small", small_width=8, num_segments=3, small_quarter_scale_logits=True
+    )
+    model = AMD(cfg).eval()
+    assert model.appearance.output_stride == 4
+    with torch.no_grad():
+        logits = model.appearance(torch.randn(2, 3, *size))
+    assert logits.shape == (2, 3, -(-size[0] // 4), -(-size[1] // 4))
+
+
+def test_untrained_quarter_scale_refinement_returns_the_upsampled_coarse_logits():
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        backbone="small", small_width=8, num_segments=2, small_quarter_scale_logits=True
+    )
+    appearance = AMD(cfg).eval().appearance
+    images = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        coarse = appearance.head(appearance.backbone(images))
+        refined = appearance(images)
+    up = torch.nn.functional.interpolate(
+        coarse, size=(16, 24), mode="bilinear", align_corners=False
+    )
+    assert coarse.shape[-2:] == (8, 12) and coarse.abs().max() > 0.01
+    assert torch.allclose(refined, up, atol=1e-6)
+
+
+def test_quarter_scale_refinement_learns_from_the_first_step():
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        backbone="small",
+        small_width=8,
+        num_segments=2,
+        motion_size=(64, 64),
+        small_quarter_scale_logits=True,
+    )
+    model = AMD(cfg)
+    refinement = model.appearance.refinement
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    frames = torch.randn(2, 3, 64, 64)
+    for _ in range(2):
+        out = model(frames, frames.roll(2, dims=-1))
+        loss = out.logits_a.square().mean() + out.motion.forward[0].abs().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    # the zero-initialised residual conv moves at once, the layer before it from step two
+    assert refinement.conv_residual.weight.abs().max() > 0
+    assert refinement.fuse.conv.weight.grad.abs().max() > 0
+
+
+def test_quarter_scale_logits_need_the_small_backbone():
+    with pytest.raises(ValueError, match="small_quarter_scale_logits needs"):
+        ModelConfig(backbone="resnet18", small_quarter_scale_logits=True)
+
+
 def test_resnet50_output_stride_8():
     model = AMD(ModelConfig()).eval()
     with torch.no_grad():

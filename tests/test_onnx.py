@@ -76,6 +76,23 @@ def test_export_fp32_matches_pytorch_with_dynamic_dims(model, masks_graph):
         assert mask_iou(got, want) > 0.999
 
 
+def test_quarter_scale_model_exports_with_dynamic_dims(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        backbone="small", small_width=8, num_segments=2, small_quarter_scale_logits=True
+    )
+    model = AMD(cfg).eval()
+    # a trained refinement is not zero: give its residual conv weights to check it is exported
+    torch.nn.init.normal_(model.appearance.refinement.conv_residual.weight, std=0.5)
+    graph = export_onnx(model, tmp_path / "q.onnx", ExportOptions(output="logits"))
+    for batch, height, width in [(1, 64, 64), (3, 72, 120)]:
+        images = synthetic_images(batch, height, width, seed=batch)
+        got = run(graph.path, images)
+        want = reference_outputs(model.appearance, images, graph.options)
+        assert got.shape == (batch, 2, -(-height // 4), -(-width // 4))
+        assert np.abs(got - want).max() < 1e-4
+
+
 def test_cli_export_fp16_graph_keeps_fp32_io(model, checkpoint, tmp_path):
     out = tmp_path / "fp16.onnx"
     assert cli.main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--fp16"]) == 0

@@ -3,13 +3,14 @@
 Graph contract: one input ``images`` (``B×3×H×W`` float32, ImageNet-normalised) and one
 output, with batch, height and width dynamic:
 
-- ``logits``: ``B×K×⌈H/8⌉×⌈W/8⌉`` raw segment logits (what the runtimes use: it is the
+- ``logits``: ``B×K×⌈H/s⌉×⌈W/s⌉`` raw segment logits (``s`` = the appearance network's
+  output stride, 8, or 4 with ``model.small_quarter_scale_logits``) (what the runtimes use: it is the
   :class:`~amd_plugin.backends.InferenceBackend` contract, and ``Segmenter`` applies the
   softmax itself);
 - ``masks``: their softmax over K (the standalone default);
 - ``foreground``: ``B×1×…`` only the foreground channel of the softmax.
 
-``upsample=True`` resizes the output ×8 back to exactly ``H×W`` (bilinear), as
+``upsample=True`` resizes the output ×s back to exactly ``H×W`` (bilinear), as
 ``Segmenter`` does for the foreground map.
 
 Exporter: the dynamo exporter (``torch.onnx.export(..., dynamo=True)``), the default from
@@ -58,7 +59,7 @@ class ExportOptions:
 
     Attributes:
         output: ``logits``, ``masks`` (softmax) or ``foreground`` (one softmax channel).
-        upsample: resize the output ×8 to the input size (bilinear, align_corners=False).
+        upsample: resize the output ×s to the input size (bilinear, align_corners=False).
         fp16: half-precision graph with float32 inputs/outputs (TensorRT 11 fp16 engines).
         foreground_channel: channel for ``output="foreground"`` (required there).
         opset: ONNX opset.

@@ -29,10 +29,10 @@ def to_logits(output: np.ndarray, kind: str) -> np.ndarray:
 
 
 def runtime_kind(kind: str, upsampled: bool, source: str | Path) -> str:
-    """``kind`` when a runtime can serve it (``logits``/``masks`` at 1/8 scale), else an error."""
+    """``kind`` when a runtime can serve it (``logits``/``masks`` at the model's scale), else an error."""
     if kind not in ("logits", "masks") or upsampled:
         raise ValueError(
-            f"{source}: a runtime needs a graph with K segment outputs at 1/8 scale "
+            f"{source}: a runtime needs a graph with K segment outputs at the model's scale "
             f"(output 'logits' or 'masks', not upsampled), this one outputs {kind!r}"
             f"{' upsampled' if upsampled else ''}; export with ExportOptions(output='logits')"
         )

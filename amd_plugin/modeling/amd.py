@@ -35,7 +35,8 @@ class AMDOutput:
     """Everything one training step needs.
 
     Attributes:
-        logits_a, logits_b: ``B×K×h×w`` appearance logits (1/8 of the crop).
+        logits_a, logits_b: ``B×K×h×w`` appearance logits (1/8 of the crop, 1/4 with
+            ``model.small_quarter_scale_logits``).
         masks_a, masks_b: their softmax over K.
         frame_a, frame_b: ``B×3×Hm×Wm`` RGB in [0, 1] at the motion resolution.
         motion: segment and dense flows (see :class:`MotionOutput`).

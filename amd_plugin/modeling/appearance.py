@@ -1,8 +1,10 @@
-"""Appearance pathway: one image → K segment logits at 1/8 scale."""
+"""Appearance pathway: one image → K segment logits at 1/8 scale (1/4 with the small
+backbone's quarter-scale refinement)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from amd_plugin.model_config import ModelConfig
@@ -37,10 +39,30 @@ class FCNHead(nn.Module):
         return self.conv_seg(self.dropout(self.convs(features)))
 
 
-class AppearancePathway(nn.Module):
-    """``B×3×H×W`` ImageNet-normalised images → ``B×K×⌈H/8⌉×⌈W/8⌉`` segment logits.
+class QuarterScaleRefinement(nn.Module):
+    """Coarse logits ``B×K×h×w`` + stride-4 features ``B×C×2h×2w`` → ``B×K×2h×2w`` logits.
 
-    A softmax over K gives the soft segment masks.
+    The coarse logits upsampled ×2 plus a residual read from them and the features (not in
+    the paper). A 1/8-scale output cannot follow an object's corners at small crops (a
+    cell is 8 px of a 128 px crop); the stride-4 features can. The residual's last conv
+    starts at zero, so an untrained refinement returns the upsampled coarse logits.
+    """
+
+    def __init__(self, skip_channels: int, num_segments: int, channels: int = 32) -> None:
+        super().__init__()
+        self.fuse = ConvBNReLU(skip_channels + num_segments, channels, dilation=1)
+        self.conv_residual = nn.Conv2d(channels, num_segments, 1)
+
+    def forward(self, logits: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(logits, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return up + self.conv_residual(self.fuse(torch.cat([up, skip], dim=1)))
+
+
+class AppearancePathway(nn.Module):
+    """``B×3×H×W`` ImageNet-normalised images → ``B×K×⌈H/s⌉×⌈W/s⌉`` segment logits.
+
+    ``s`` (``output_stride``) is 8, or 4 with ``model.small_quarter_scale_logits``. A
+    softmax over K gives the soft segment masks.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -53,7 +75,12 @@ class AppearancePathway(nn.Module):
             cfg.head_dilation,
             cfg.dropout,
         )
-        self.output_stride = 8
+        self.refinement = (
+            QuarterScaleRefinement(self.backbone.skip_channels, cfg.num_segments)
+            if cfg.small_quarter_scale_logits
+            else None
+        )
+        self.output_stride = 4 if self.refinement is not None else 8
         for module in self.modules():
             if isinstance(module, nn.Conv2d) and max(module.padding) > 0:
                 # the stored padding amounts stay; only how the border is filled changes
@@ -79,6 +106,12 @@ class AppearancePathway(nn.Module):
                 nn.init.zeros_(module.bias)
         nn.init.normal_(self.head.conv_seg.weight, std=classifier_std)
         nn.init.zeros_(self.head.conv_seg.bias)
+        if self.refinement is not None:
+            nn.init.zeros_(self.refinement.conv_residual.weight)
+            nn.init.zeros_(self.refinement.conv_residual.bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))
+        if self.refinement is None:
+            return self.head(self.backbone(images))
+        features, skip = self.backbone.forward_with_skip(images)
+        return self.refinement(self.head(features), skip)

@@ -128,8 +128,16 @@ class SmallEncoder(nn.Module):
         )
         self.out_channels = 4 * w
 
+        self.skip_channels = 2 * w
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.context(self.stage3(self.stage2(self.stem(x))))
+
+    def forward_with_skip(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``B×3×H×W`` → (the stride-8 output, the ``B×(2·width)×⌈H/4⌉×⌈W/4⌉`` stage-2
+        features it was computed from)."""
+        skip = self.stage2(self.stem(x))
+        return self.context(self.stage3(skip)), skip
 
 
 def build_backbone(name: str, small_width: int = 32) -> nn.Module:
