@@ -231,7 +231,11 @@ def quantize_onnxruntime(
             fp32_graph = work / "fp32.onnx"
             export_onnx(model, fp32_graph, ExportOptions(output="logits"), check=False)
         pre = work / "pre.onnx"
-        quant_pre_process(str(fp32_graph), str(pre))  # shape inference + graph clean-up first
+        # ONNX shape inference + graph clean-up first. ONNX Runtime's extra symbolic shape
+        # inference (meant for transformer graphs) stops on the quarter-scale refinement's
+        # crop and then writes a temp file into the working directory; a conv net's shapes
+        # need only ONNX's own inference
+        quant_pre_process(str(fp32_graph), str(pre), skip_symbolic_shape=True)
         quantize = _StaticQuantizer(pre, calibration, work)
         fp32 = quantize.convolutions[-1:] if keep_classifier_fp32 else []
         val_reference = reference_logits(model, validation)

@@ -54,7 +54,11 @@ class QuarterScaleRefinement(nn.Module):
         self.conv_residual = nn.Conv2d(channels, num_segments, 1)
 
     def forward(self, logits: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = F.interpolate(logits, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        # ×2 then crop (for odd sizes 2·⌈H/8⌉ can exceed ⌈H/4⌉ by one): a fixed scale keeps
+        # the exported graph's Resize free of computed sizes, which ONNX Runtime's symbolic
+        # shape inference (int8 quantisation) cannot follow
+        up = F.interpolate(logits, scale_factor=2.0, mode="bilinear", align_corners=False)
+        up = up[..., : skip.shape[-2], : skip.shape[-1]]
         return up + self.conv_residual(self.fuse(torch.cat([up, skip], dim=1)))
 
 
