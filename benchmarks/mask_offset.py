@@ -9,7 +9,7 @@ and on the object's velocity (a shift along the motion: the pairing of one frame
 with the other frame's masks). Analysis only: the offsets use the labels.
 
     python benchmarks/mask_offset.py synthetic-small
-    python benchmarks/mask_offset.py runs/synthetic/last.pt --align-corners
+    python benchmarks/mask_offset.py runs/synthetic/last.pt
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from amd_plugin.checkpoint import load_model
 from amd_train.config import load_train_config
-from amd_train.evaluate import segment_frames
+from amd_train.evaluate import segment_frames, upsample
 from amd_train.heldout import HeldOutEvaluator
 from amd_train.metrics import region_similarity
-
-
-def upsample(prob: np.ndarray, shape: tuple[int, int], align_corners: bool) -> np.ndarray:
-    t = torch.from_numpy(np.ascontiguousarray(prob, np.float32))[None, None]
-    return F.interpolate(t, size=shape, mode="bilinear", align_corners=align_corners)[0, 0].numpy()
 
 
 def best_offset(pred: np.ndarray, gt: np.ndarray, radius: int) -> tuple[float, tuple[int, int]]:
@@ -49,7 +42,6 @@ def main() -> None:
     p.add_argument("--config", default="synthetic.yaml", help="whose held-out videos to use")
     p.add_argument("--set", nargs="*", default=[], help="config overrides (data.synthetic.*)")
     p.add_argument("--radius", type=int, default=5)
-    p.add_argument("--align-corners", action="store_true", help="upsample with align_corners=True")
     args = p.parse_args()
     cfg = load_train_config(args.config, args.set)
     heldout = HeldOutEvaluator(cfg)
@@ -64,7 +56,7 @@ def main() -> None:
         for t, gt in enumerate(gts):
             if centres[t] is None:
                 continue
-            pred = upsample(masks[t, channel], gt.shape[:2], args.align_corners) > 0.5
+            pred = upsample(masks[t, channel], gt.shape) > 0.5
             j_best, (dy, dx) = best_offset(pred, gt > 0, args.radius)
             before, after = centres[max(t - 1, 0)], centres[min(t + 1, len(gts) - 1)]
             velocity = (after - before) if before is not None and after is not None else (0, 0)

@@ -131,7 +131,7 @@ class SmallEncoder(nn.Module):
         self.skip_channels = 2 * w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.context(self.stage3(self.stage2(self.stem(x))))
+        return self.forward_with_skip(x)[0]
 
     def forward_with_skip(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``B×3×H×W`` → (the stride-8 output, the ``B×(2·width)×⌈H/4⌉×⌈W/4⌉`` stage-2
