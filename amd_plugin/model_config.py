@@ -24,6 +24,10 @@ class ModelConfig:
         small_quarter_scale_logits: ``small`` backbone only: refine the 1/8-scale logits to
             1/4 scale with the backbone's stride-4 features
             (:class:`~amd_plugin.modeling.appearance.QuarterScaleRefinement`; not in the paper).
+        small_centred_downsampling: ``small`` backbone only: 4×4 stride-2 convs whose
+            grids are centred where the upsampling of the logits puts them, instead of
+            3×3 ones, whose stride-8 grid sits 3.5 px early and must be learned back
+            (:class:`~amd_plugin.modeling.backbone.SmallEncoder`; not in the paper).
         classifier_init_std: std of the 1×1 classifier's initial weights (bias 0). Larger
             values start from sharper, more varied masks.
         appearance_padding: padding mode of every conv in the appearance pathway.
@@ -83,6 +87,7 @@ class ModelConfig:
     dropout: float = 0.1
     small_width: int = 32
     small_quarter_scale_logits: bool = False
+    small_centred_downsampling: bool = False
     classifier_init_std: float = 0.05
     appearance_padding: Padding = "zeros"
     motion_size: tuple[int, int] = (384, 640)
@@ -113,6 +118,11 @@ class ModelConfig:
         if self.small_quarter_scale_logits and self.backbone != "small":
             raise ValueError(
                 "model.small_quarter_scale_logits needs model.backbone=small "
+                f"(got {self.backbone!r})"
+            )
+        if self.small_centred_downsampling and self.backbone != "small":
+            raise ValueError(
+                "model.small_centred_downsampling needs model.backbone=small "
                 f"(got {self.backbone!r})"
             )
         if self.num_segments < 2:

@@ -95,6 +95,14 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        if self.loss.rotation_consistency_weight > 0 and not self.model.small_centred_downsampling:
+            # a 3×3 stride-2 grid is not symmetric under the turn: a turned cell would be
+            # compared with a cell several pixels away
+            raise ValueError(
+                "loss.rotation_consistency_weight needs model.small_centred_downsampling=true"
+            )
+
 
 def find_config(name: str | Path) -> Path:
     """A path as given, else a packaged config by name (``ytvos.yaml`` or ``ytvos``)."""

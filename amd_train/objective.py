@@ -11,7 +11,12 @@ import torch
 from torch import Tensor
 
 from amd_train.losses import LossConfig, view_synthesis_loss
-from amd_train.segment_terms import mask_entropy, segment_flow_fit, segment_usage_penalty
+from amd_train.segment_terms import (
+    mask_entropy,
+    rotation_consistency,
+    segment_flow_fit,
+    segment_usage_penalty,
+)
 
 
 def training_objective(
@@ -20,6 +25,7 @@ def training_objective(
     frame_b: Tensor,
     cfg: LossConfig | None = None,
     masks: Tensor | None = None,
+    rotated_logits: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The loss the trainer minimises for one :class:`~amd_plugin.modeling.motion.MotionOutput`.
 
@@ -29,16 +35,21 @@ def training_objective(
     :func:`segment_usage_penalty` of ``masks``, plus ``cfg.flow_fit_weight`` ×
     :func:`segment_flow_fit` of ``masks`` against the motion pathway's mask-free pixel flow
     (or its finest dense flow, ``cfg.flow_fit_target``), plus ``cfg.mask_entropy_weight`` ×
-    :func:`mask_entropy` of ``masks``.
+    :func:`mask_entropy` of ``masks``, plus ``cfg.rotation_consistency_weight`` ×
+    :func:`rotation_consistency` of ``rotated_logits``.
 
     Args:
         masks: ``N×K×h×w`` soft masks, frame A's stacked on frame B's (so they lie on the
             grids of the forward and backward flows); needed when a mask term's weight is
             positive.
+        rotated_logits: (appearance logits of some images, logits of the same images
+            turned by 180°); needed when ``cfg.rotation_consistency_weight`` is positive.
     """
     cfg = cfg or LossConfig()
     if cfg.needs_masks and masks is None:
         raise ValueError("a segment-mask term (usage, flow_fit, mask_entropy) needs the masks")
+    if cfg.rotation_consistency_weight > 0 and rotated_logits is None:
+        raise ValueError("loss.rotation_consistency_weight needs the logits of turned images")
     total, terms = view_synthesis_loss(motion.forward, motion.backward, frame_a, frame_b, cfg)
     if cfg.dense_flow_weight > 0:
         dense, dense_terms = view_synthesis_loss(
@@ -65,4 +76,8 @@ def training_objective(
         entropy = mask_entropy(masks)
         total = total + cfg.mask_entropy_weight * entropy
         terms["entropy_penalty"] = entropy.detach()
+    if cfg.rotation_consistency_weight > 0:
+        turn = rotation_consistency(*rotated_logits)
+        total = total + cfg.rotation_consistency_weight * turn
+        terms["rotation_consistency"] = turn.detach()
     return total, terms

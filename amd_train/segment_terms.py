@@ -1,7 +1,7 @@
 """Terms on the segment masks themselves, added to the view-synthesis loss (not in the paper).
 
 All are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``,
-``loss.mask_entropy_weight``); they exist to test why segments do not separate, or stop
+``loss.mask_entropy_weight``, ``loss.rotation_consistency_weight``); they exist to test why segments do not separate, or stop
 separating, within a CPU budget (``docs/experiments.md``).
 """
 
@@ -76,3 +76,19 @@ def mask_entropy(masks: Tensor, eps: float = 1e-6) -> Tensor:
     """
     m = masks.float().clamp_min(eps)
     return -(m * m.log()).sum(dim=1).mean()
+
+
+def rotation_consistency(logits: Tensor, logits_of_rotated: Tensor) -> Tensor:
+    """How far the masks of images turned by 180° are from the masks of the images, turned.
+
+    ``logits`` are a ``B×K×h×w`` map for images I, ``logits_of_rotated`` the map for the
+    same images turned by 180°. The term is the mean over pixels of the total-variation
+    distance ``½ Σ_k |p_k − R(p̃)_k|`` between the softmax p of the first and the second's
+    softmax p̃ turned back (R), in [0, 1]; 0 for a net whose masks turn with the image.
+    A net that places every mask a pixel off its object in one direction, which the
+    view-synthesis loss barely notices, turns that offset around with the image, so the
+    two maps disagree along every outline. The output grid must itself be symmetric under
+    the turn (``model.small_centred_downsampling`` and a crop divisible by its stride)."""
+    p = logits.float().softmax(dim=1)
+    q = logits_of_rotated.float().softmax(dim=1).flip(-2, -1)
+    return 0.5 * (p - q).abs().sum(dim=1).mean()

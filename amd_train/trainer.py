@@ -269,12 +269,16 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> TrainState:
                 # None keeps the model's own pairing; False switches to own-frame masks
                 own_frame = loss_cfg.own_frame_masks_at(state.step)
                 out = net(frame_a, frame_b, False if own_frame else None)
+                rotated = None
+                if loss_cfg.rotation_consistency_weight > 0:
+                    rotated = (out.logits_a, core.appearance(frame_a.flip(-2, -1)))
                 loss, terms = training_objective(
                     out.motion,
                     out.frame_a.float(),
                     out.frame_b.float(),
                     loss_cfg,
                     masks=torch.cat([out.masks_a, out.masks_b]) if loss_cfg.needs_masks else None,
+                    rotated_logits=rotated,
                 )
                 scaler.scale(loss / accumulate).backward()
             if not math.isfinite(float(loss.detach())):

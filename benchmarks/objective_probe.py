@@ -3,9 +3,11 @@
 For a trained checkpoint and held-out synthetic videos, the view-synthesis loss the trainer
 minimises is computed with the checkpoint's own motion pathway fed different masks in place
 of the appearance network's: its own masks, the ground truth, and the ground truth grown or
-shrunk by a band of a few pixels. If a grown mask scores a lower loss than the truth, the
-objective itself rewards a mask that spills onto the scene, and more training moves the
-masks away from the truth (ANALYSIS ONLY: the GT is used to build the probe masks).
+shrunk by a band of a few pixels, or shifted by a pixel or two. If a grown mask scores a
+lower loss than the truth, the objective itself rewards a mask that spills onto the scene,
+and more training moves the masks away from the truth; if a shifted one scores about the
+same, the objective does not pin the outline's position (ANALYSIS ONLY: the GT is used to
+build the probe masks).
 
     python benchmarks/objective_probe.py runs/default15_k2/last.pt --config runs/default15_k2/config.yaml
 """
@@ -13,6 +15,7 @@ masks away from the truth (ANALYSIS ONLY: the GT is used to build the probe mask
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from amd_train.objective import training_objective
 from amd_train.synthetic import generate_video
 
 BANDS = (-4, -2, 0, 2, 4, 8)  # px at the frame size: < 0 shrinks the GT, > 0 grows it
+SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, -1), (0, 2), (2, 0))  # (dy, dx) px
 
 
 def grow(gt: torch.Tensor, band: int) -> torch.Tensor:
@@ -39,6 +43,14 @@ def grow(gt: torch.Tensor, band: int) -> torch.Tensor:
     if band > 0:
         return F.max_pool2d(gt, size, stride=1, padding=abs(band))
     return 1.0 - F.max_pool2d(1.0 - gt, size, stride=1, padding=abs(band))
+
+
+def shift(gt: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Binary ``N×1×H×W`` masks moved by ``(dy, dx)`` px; what enters at the border is 0."""
+    h, w = gt.shape[-2:]
+    padded = F.pad(gt, (abs(dx), abs(dx), abs(dy), abs(dy)))
+    y0, x0 = abs(dy) - dy, abs(dx) - dx
+    return padded[..., y0 : y0 + h, x0 : x0 + w]
 
 
 def soft_masks(fg: torch.Tensor, channel: int, size: tuple[int, int]) -> torch.Tensor:
@@ -65,6 +77,11 @@ def pair_losses(
         candidates[name] = (
             soft_masks(grow(gt_a, band), channel, grid),
             soft_masks(grow(gt_b, band), channel, grid),
+        )
+    for dy, dx in SHIFTS:
+        candidates[f"gt@{dy:+d},{dx:+d}"] = (
+            soft_masks(shift(gt_a, dy, dx), channel, grid),
+            soft_masks(shift(gt_b, dy, dx), channel, grid),
         )
     losses = {}
     for name, (masks_a, masks_b) in candidates.items():
@@ -103,6 +120,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_train_config(args.config, args.set)
+    # the view-synthesis objective on the given masks; the turn term reads no masks
+    loss_cfg = dataclasses.replace(cfg.loss, rotation_consistency_weight=0.0)
     loaded = load_model(args.checkpoint, device="cpu")
     model, channel = loaded.model.eval(), loaded.foreground_channel or 1
     if args.own_frame_masks:
@@ -118,7 +137,7 @@ def main() -> None:
         video = generate_video(cfg.data.synthetic, (cfg.eval.seed, v))
         frames, gts = list(video.frames[: args.frames]), list(video.masks[: args.frames])
         for gap in map(int, args.gaps.split(",")):
-            rows.append(pair_losses(model, cfg.loss, frames, gts, gap, channel))
+            rows.append(pair_losses(model, loss_cfg, frames, gts, gap, channel))
     names = list(rows[0])
     means = {name: float(np.mean([r[name] for r in rows])) for name in names}
     wins = {

@@ -32,6 +32,16 @@ def test_grow_adds_and_shrink_removes_a_band_of_pixels(probe):
     assert torch.equal(probe.grow(gt, 2) * gt, gt)  # grown masks contain the object
 
 
+def test_shift_moves_the_mask_and_fills_the_border_with_scene(probe):
+    gt = square()
+    moved = probe.shift(gt, 1, -2)
+    assert torch.equal(moved[..., 6:12, 3:9], gt[..., 5:11, 5:11])
+    assert moved.sum() == gt.sum()
+    edge = torch.zeros(1, 1, 4, 4)
+    edge[..., 0, :] = 1.0
+    assert probe.shift(edge, -1, 0).sum() == 0  # moved out of the frame, nothing wraps round
+
+
 def test_soft_masks_put_the_object_in_the_given_channel(probe):
     gt = square()
     for channel in (0, 1):
@@ -52,6 +62,7 @@ def test_pair_losses_scores_every_kind_of_mask(probe):
         model.eval(), cfg.loss, list(video.frames[:3]), list(video.masks[:3]), 1, channel=1
     )
     bands = ["gt" if b == 0 else f"gt{b:+d}px" for b in probe.BANDS]
-    assert list(losses) == ["own", *bands]
+    shifts = [f"gt@{dy:+d},{dx:+d}" for dy, dx in probe.SHIFTS]
+    assert list(losses) == ["own", *bands, *shifts]
     assert all(math.isfinite(v) and v > 0 for v in losses.values())
     assert len(set(losses.values())) == len(losses)  # each mask explains the frames differently

@@ -180,3 +180,84 @@ def test_own_frame_masks_switch_on_at_their_step_and_never_by_default():
     assert not any(LossConfig().own_frame_masks_at(s) for s in (0, 1, 10**6))
     with pytest.raises(ValueError):
         LossConfig(own_frame_masks_from_step=-1)
+
+
+def disk_logits(size: int, centre: tuple[float, float], radius: float) -> torch.Tensor:
+    """Two-segment logits ``1×2×size×size`` of a sharp disk (channel 0) on the scene."""
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    inside = ((ys - centre[0]) ** 2 + (xs - centre[1]) ** 2 < radius**2).float()
+    return torch.stack([inside, 1.0 - inside])[None] * 20.0
+
+
+def test_rotation_consistency_is_zero_for_turning_masks_and_counts_an_offset_outline():
+    from amd_train.segment_terms import rotation_consistency
+
+    logits = torch.randn(2, 3, 8, 8)
+    assert float(rotation_consistency(logits, logits.flip(-2, -1))) == pytest.approx(0, abs=1e-7)
+    # a net that draws every disk one pixel right of where it is: for the turned image it
+    # draws the turned disk one pixel right too, i.e. one pixel left once turned back
+    size, radius = 32, 8.0
+    right = disk_logits(size, (16.0, 17.0), radius)  # the disk is centred at (16, 16)
+    right_of_turned = disk_logits(size, (16.0, 17.0), radius)
+    term = float(rotation_consistency(right, right_of_turned))
+    differing = (right.argmax(1) != right_of_turned.flip(-2, -1).argmax(1)).float().mean()
+    assert term == pytest.approx(float(differing), rel=1e-3)
+    assert term > 0.02  # two 1-px crescents on either side of a 16-px disk in a 32-px frame
+    centred = disk_logits(size, (16.0, 16.0), radius)
+    assert float(rotation_consistency(centred, centred)) == pytest.approx(0, abs=1e-7)
+
+
+def test_rotation_consistency_weight_adds_the_term_and_needs_the_turned_logits(small_model):
+    from amd_train.objective import training_objective
+
+    a, b = _textured(2, 64), _textured(2, 64, seed=1)
+    masks = torch.full((2, small_model.num_segments, 8, 8), 1.0 / small_model.num_segments)
+    motion = small_model.motion(a, b, masks, masks)
+    cfg = LossConfig(rotation_consistency_weight=0.5)
+    with pytest.raises(ValueError, match="turned images"):
+        training_objective(motion, a, b, cfg)
+    logits = torch.randn(2, small_model.num_segments, 8, 8)
+    total, terms = training_objective(motion, a, b, cfg, rotated_logits=(logits, logits))
+    base, _ = training_objective(motion, a, b, LossConfig())
+    assert float((total - base).detach()) == pytest.approx(
+        0.5 * float(terms["rotation_consistency"])
+    )
+    assert float(terms["rotation_consistency"]) > 0
+
+
+def test_rotation_consistency_counts_only_from_its_start_step():
+    cfg = LossConfig(rotation_consistency_weight=0.1, rotation_consistency_start_step=100)
+    assert cfg.at_step(99).rotation_consistency_weight == 0.0
+    assert cfg.at_step(100).rotation_consistency_weight == 0.1
+    with pytest.raises(ValueError):
+        LossConfig(rotation_consistency_start_step=-1)
+    with pytest.raises(ValueError):
+        LossConfig(rotation_consistency_weight=-0.1)
+
+
+def test_training_with_rotation_consistency_logs_the_term_and_needs_centred_grids(tmp_path):
+    import json
+
+    from amd_train.config import ConfigError, load_train_config
+    from amd_train.testing import TINY_TRAINING
+    from amd_train.trainer import train
+
+    world = ["data.kind=synthetic", "data.synthetic.height=64", "data.synthetic.width=64",
+             "data.synthetic_videos_per_epoch=8", "eval.synthetic_videos=0",
+             "run.max_minutes=0", "run.max_steps=3", "run.batch_size=2"]  # fmt: skip
+    overrides = [*TINY_TRAINING, *world, "loss.rotation_consistency_weight=0.1"]
+    with pytest.raises((ConfigError, ValueError), match="small_centred_downsampling"):
+        load_train_config("synthetic.yaml", overrides)
+    overrides += ["model.small_centred_downsampling=true", f"run.out_dir={tmp_path / 'run'}"]
+    train(load_train_config("synthetic.yaml", overrides), show_progress=False)
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    turns = [r["rotation_consistency"] for r in records if r["kind"] == "train"]
+    assert len(turns) == 3 and all(0 < t <= 1 for t in turns)
+    # from its start step on only: the first step logs no term
+    overrides += ["loss.rotation_consistency_start_step=1", f"run.out_dir={tmp_path / 'late'}"]
+    train(load_train_config("synthetic.yaml", overrides), show_progress=False)
+    records = [
+        json.loads(x) for x in (tmp_path / "late" / "metrics.jsonl").read_text().splitlines()
+    ]
+    steps = [r["step"] for r in records if r["kind"] == "train" and "rotation_consistency" in r]
+    assert steps == [2, 3]

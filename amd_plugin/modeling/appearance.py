@@ -54,11 +54,14 @@ class QuarterScaleRefinement(nn.Module):
         self.conv_residual = nn.Conv2d(channels, num_segments, 1)
 
     def forward(self, logits: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        # ×2 then crop (for odd sizes 2·⌈H/8⌉ can exceed ⌈H/4⌉ by one): a fixed scale keeps
-        # the exported graph's Resize free of computed sizes, which ONNX Runtime's symbolic
+        # ×2 then crop both to the common size: with 3×3 stride-2 convs 2·⌈H/8⌉ can exceed
+        # ⌈H/4⌉ by one, with centred 4×4 ones 2·⌊H/8⌋ can fall one short of ⌊H/4⌋ (the
+        # skip's last row is dropped; every cell keeps its place). A fixed scale keeps the
+        # exported graph's Resize free of computed sizes, which ONNX Runtime's symbolic
         # shape inference (int8 quantisation) cannot follow
         up = F.interpolate(logits, scale_factor=2.0, mode="bilinear", align_corners=False)
         up = up[..., : skip.shape[-2], : skip.shape[-1]]
+        skip = skip[..., : up.shape[-2], : up.shape[-1]]
         return up + self.conv_residual(self.fuse(torch.cat([up, skip], dim=1)))
 
 
@@ -71,7 +74,9 @@ class AppearancePathway(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.backbone = build_backbone(cfg.backbone, cfg.small_width)
+        self.backbone = build_backbone(
+            cfg.backbone, cfg.small_width, cfg.small_centred_downsampling
+        )
         self.head = FCNHead(
             self.backbone.out_channels,
             cfg.head_channels,

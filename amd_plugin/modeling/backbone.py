@@ -110,19 +110,42 @@ def conv_bn_relu(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.
     )
 
 
+def centred_down_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    """A stride-2 4×4 conv (padding 1): output pixel ``i`` is centred on input pixels
+    ``2i`` and ``2i+1``, where a bilinear ``align_corners=False`` upsample puts it. A 3×3
+    stride-2 conv is centred on ``2i``, half an input pixel early."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 4, 2, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
 class SmallEncoder(nn.Module):
     """A light stride-8 conv net for CPU training (not in the paper).
 
     Three stride-2 stages then two dilated 3×3 layers to widen the receptive field:
     ``B×3×H×W`` → ``B×(4·width)×⌈H/8⌉×⌈W/8⌉``.
+
+    With 3×3 stride-2 convs each stage's grid sits half a pixel of its input early, so the
+    stride-8 output is centred 3.5 px up and left of where upsampling places it (1.5 px
+    for the stride-4 features) and training has to learn that shift back.
+    ``centred_downsampling`` uses 4×4 stride-2 convs instead, whose grids are centred
+    (output ``B×(4·width)×⌊H/8⌋×⌊W/8⌋``; not in the paper).
     """
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, centred_downsampling: bool = False) -> None:
         super().__init__()
         w = width
-        self.stem = nn.Sequential(conv_bn_relu(3, w, 2), conv_bn_relu(w, w))
-        self.stage2 = nn.Sequential(conv_bn_relu(w, 2 * w, 2), conv_bn_relu(2 * w, 2 * w))
-        self.stage3 = nn.Sequential(conv_bn_relu(2 * w, 4 * w, 2), conv_bn_relu(4 * w, 4 * w))
+
+        def down(cin: int, cout: int) -> nn.Sequential:
+            if centred_downsampling:
+                return centred_down_bn_relu(cin, cout)
+            return conv_bn_relu(cin, cout, 2)
+
+        self.stem = nn.Sequential(down(3, w), conv_bn_relu(w, w))
+        self.stage2 = nn.Sequential(down(w, 2 * w), conv_bn_relu(2 * w, 2 * w))
+        self.stage3 = nn.Sequential(down(2 * w, 4 * w), conv_bn_relu(4 * w, 4 * w))
         self.context = nn.Sequential(
             conv_bn_relu(4 * w, 4 * w, dilation=2), conv_bn_relu(4 * w, 4 * w, dilation=4)
         )
@@ -140,12 +163,14 @@ class SmallEncoder(nn.Module):
         return self.context(self.stage3(skip)), skip
 
 
-def build_backbone(name: str, small_width: int = 32) -> nn.Module:
+def build_backbone(
+    name: str, small_width: int = 32, small_centred_downsampling: bool = False
+) -> nn.Module:
     """``resnet50`` (paper), ``resnet18`` or ``small``; all with output stride 8."""
     if name == "resnet50":
         return DilatedResNet(Bottleneck, (3, 4, 6, 3))
     if name == "resnet18":
         return DilatedResNet(BasicBlock, (2, 2, 2, 2))
     if name == "small":
-        return SmallEncoder(small_width)
+        return SmallEncoder(small_width, small_centred_downsampling)
     raise ValueError(f"unknown backbone '{name}' (choose resnet50, resnet18 or small)")
