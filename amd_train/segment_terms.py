@@ -1,8 +1,9 @@
 """Terms on the segment masks themselves, added to the view-synthesis loss (not in the paper).
 
 All are off by default (``loss.usage_weight``, ``loss.flow_fit_weight``,
-``loss.mask_entropy_weight``, ``loss.rotation_consistency_weight``); they exist to test why segments do not separate, or stop
-separating, within a CPU budget (``docs/experiments.md``).
+``loss.mask_entropy_weight``, ``loss.rotation_consistency_weight``); they exist to test why
+segments do not separate, stop separating, or sit off the objects, within a CPU budget
+(``docs/experiments.md``).
 """
 
 from __future__ import annotations
