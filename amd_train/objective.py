@@ -77,7 +77,7 @@ def training_objective(
         total = total + cfg.mask_entropy_weight * entropy
         terms["entropy_penalty"] = entropy.detach()
     if cfg.rotation_consistency_weight > 0:
-        turn = rotation_consistency(*rotated_logits)
+        turn = rotation_consistency(*rotated_logits, form=cfg.rotation_consistency_form)
         total = total + cfg.rotation_consistency_weight * turn
         terms["rotation_consistency"] = turn.detach()
     return total, terms

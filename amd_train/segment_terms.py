@@ -79,7 +79,7 @@ def mask_entropy(masks: Tensor, eps: float = 1e-6) -> Tensor:
     return -(m * m.log()).sum(dim=1).mean()
 
 
-def rotation_consistency(logits: Tensor, logits_of_rotated: Tensor) -> Tensor:
+def rotation_consistency(logits: Tensor, logits_of_rotated: Tensor, form: str = "pixels") -> Tensor:
     """How far the masks of images turned by 180° are from the masks of the images, turned.
 
     ``logits`` are a ``B×K×h×w`` map for images I, ``logits_of_rotated`` the map for the
@@ -89,7 +89,44 @@ def rotation_consistency(logits: Tensor, logits_of_rotated: Tensor) -> Tensor:
     A net that places every mask a pixel off its object in one direction, which the
     view-synthesis loss barely notices, turns that offset around with the image, so the
     two maps disagree along every outline. The output grid must itself be symmetric under
-    the turn (``model.small_centred_downsampling`` and a crop divisible by its stride)."""
+    the turn (``model.small_centred_downsampling`` and a crop divisible by its stride).
+
+    ``form="centroids"`` compares where the masks lie instead of every pixel
+    (:func:`centroid_distance`): a segment that turns with the image costs nothing however
+    long its outline, where the per-pixel form costs in proportion to the outline and so
+    pays a segment to shrink."""
     p = logits.float().softmax(dim=1)
     q = logits_of_rotated.float().softmax(dim=1).flip(-2, -1)
+    if form == "centroids":
+        return centroid_distance(p, q)
+    if form != "pixels":
+        raise ValueError(f"rotation consistency form must be pixels or centroids, got {form!r}")
     return 0.5 * (p - q).abs().sum(dim=1).mean()
+
+
+def centroid_distance(p: Tensor, q: Tensor, eps: float = 1e-3) -> Tensor:
+    """Mass-weighted mean distance between the centroids of two ``B×K×h×w`` soft masks.
+
+    Each segment's centroid is its mask-weighted mean position, in fractions of the image's
+    side (so the term reads the same at any output size). The distance is smoothed near 0
+    (``√(d² + eps²) − eps``) so the gradient fades as the centroids meet. A segment's weight
+    is s²/(s² + (1 %)²), s the smaller of its two shares of the image, detached: every
+    segment that holds a few percent of the image counts about the same (a small object as
+    much as the scene around it), one nearly empty in either map hardly counts (its
+    centroid is noise), and no segment can lower the term by shrinking."""
+    h, w = p.shape[-2:]
+    ys = (torch.arange(h, device=p.device, dtype=p.dtype) + 0.5) / h
+    xs = (torch.arange(w, device=p.device, dtype=p.dtype) + 0.5) / w
+
+    def centroid(m: Tensor) -> tuple[Tensor, Tensor]:
+        mass = m.sum(dim=(2, 3))  # B×K
+        y = torch.einsum("bkhw,h->bk", m, ys) / mass.clamp_min(1e-6)
+        x = torch.einsum("bkhw,w->bk", m, xs) / mass.clamp_min(1e-6)
+        return torch.stack([y, x], dim=-1), mass
+
+    c_p, mass_p = centroid(p)
+    c_q, mass_q = centroid(q)
+    dist = ((c_p - c_q).square().sum(-1) + eps**2).sqrt() - eps  # B×K
+    share = torch.minimum(mass_p, mass_q).detach() / (h * w)
+    weight = share.square() / (share.square() + 0.01**2)
+    return (weight * dist).sum() / weight.sum().clamp_min(1e-6)

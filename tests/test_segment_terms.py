@@ -207,6 +207,39 @@ def test_rotation_consistency_is_zero_for_turning_masks_and_counts_an_offset_out
     assert float(rotation_consistency(centred, centred)) == pytest.approx(0, abs=1e-7)
 
 
+def test_centroid_form_measures_where_segments_lie_not_their_outlines():
+    from amd_train.segment_terms import rotation_consistency
+
+    logits = torch.randn(2, 3, 8, 8)
+    turned = logits.flip(-2, -1)
+    assert float(rotation_consistency(logits, turned, "centroids")) == pytest.approx(0, abs=1e-6)
+    size, radius = 32, 8.0
+    right = disk_logits(size, (16.0, 17.0), radius)
+    # the disk one pixel right in both maps: its turned-back centroid is 2 px (1/16 of the
+    # side) off; the scene's centroid moves the other way by the disk's share of that
+    disk_share = math.pi * radius**2 / size**2
+    scene_shift = 2 / size * disk_share / (1 - disk_share)
+    expected = (2 / size + scene_shift) / 2
+    term = float(rotation_consistency(right, right, "centroids"))
+    assert term == pytest.approx(expected, rel=0.05)
+    # a turn-consistent disk costs nothing however long its outline; the pixel form does not
+    # tell a smaller offset disk from a larger one the same way: it grows with the outline
+    small = disk_logits(size, (16.0, 17.0), radius / 2)
+    small_term = float(rotation_consistency(small, small, "centroids"))
+    assert small_term == pytest.approx(term, rel=0.3)
+    assert float(rotation_consistency(small, small)) < 0.6 * float(
+        rotation_consistency(right, right)
+    )
+    # an (almost) empty segment hardly counts
+    empty = torch.stack([torch.full((size, size), -20.0), torch.zeros(size, size)])[None]
+    empty[0, 0, 0, 0] = 20.0  # one stray pixel in the corner, far from its turned twin
+    assert float(rotation_consistency(empty, empty, "centroids")) < 0.02
+    with pytest.raises(ValueError, match="pixels or centroids"):
+        rotation_consistency(logits, turned, "moments")
+    with pytest.raises(ValueError, match="pixels or centroids"):
+        LossConfig(rotation_consistency_form="moments")
+
+
 def test_rotation_consistency_weight_adds_the_term_and_needs_the_turned_logits(small_model):
     from amd_train.objective import training_objective
 
