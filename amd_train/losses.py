@@ -79,7 +79,8 @@ class LossConfig:
             every pixel and the softmax's gradient to the emptied channels vanished; this
             keeps them alive.
         usage_floor: 0 = penalise any departure from even usage (KL); > 0 = penalise only
-            segments whose share of the batch falls below this (see the penalty).
+            segments whose share of the batch falls below this (see the penalty);
+            ``synthetic.yaml`` keeps every segment above 0.1 against the turn term.
         flow_fit_weight: weight of :func:`~amd_train.segment_terms.segment_flow_fit`: a
             k-means term that moves the masks' pixels into the segment whose mean flow is
             closest to theirs, fitted to the motion pathway's mask-free per-pixel flow
@@ -104,10 +105,12 @@ class LossConfig:
             the appearance pathway turned by 180°, and its masks must turn with it. A
             label-free constraint on where an outline lies, which the view-synthesis loss
             pins only weakly (not in the paper). Needs ``model.small_centred_downsampling``.
-            0 = off (the default). Measured at 0.05 from step 1000: on the default world the
-            masks moved from 1–1.5 px off the objects to 0.4 px and the 15-minute IoU rose
-            from 0.824 to 0.880; on ``benchmarks/foreign_world.py`` it emptied the object
-            segment (an empty segment turns with any image) and the IoU fell to 0.13.
+            0 = off (``synthetic.yaml``: 0.05 from step 1000). Measured at 0.05 from step
+            1000: on the default world the masks moved from 1–1.5 px off the objects to 0.4
+            px and the 15-minute IoU rose from 0.824 to 0.880; on
+            ``benchmarks/foreign_world.py`` it emptied the object segment (an empty segment
+            turns with any image) and the IoU fell to 0.13, unless a floor on each segment's
+            share (``usage_floor`` 0.1, ``usage_weight`` 0.1) holds it: 0.677.
         rotation_consistency_start_step: the turn term counts from this optimizer step on
             (:meth:`at_step`). From step 0 (weight 0.1) the untrained net, far from turning
             with the image, settled on one fixed mask symmetric under the turn, whatever the

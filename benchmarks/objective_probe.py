@@ -63,7 +63,18 @@ def soft_masks(fg: torch.Tensor, channel: int, size: tuple[int, int]) -> torch.T
 def pair_losses(
     model: AMD, loss_cfg: LossConfig, frames: list, gts: list, gap: int, channel: int
 ) -> dict[str, float]:
-    """Mean loss over the video's pairs ``(t, t + gap)`` for each kind of mask."""
+    """Mean loss over the video's pairs ``(t, t + gap)`` for each kind of mask.
+
+    The loss is the view-synthesis objective alone: the terms on the masks themselves
+    (usage floor, flow fit, entropy, turn consistency) are set to 0, since they judge a
+    net's predictions, not where a given mask lies."""
+    loss_cfg = dataclasses.replace(
+        loss_cfg,
+        usage_weight=0.0,
+        flow_fit_weight=0.0,
+        mask_entropy_weight=0.0,
+        rotation_consistency_weight=0.0,
+    )
     x = frames_to_tensor(frames, None, "cpu")
     out = model(x[:-gap], x[gap:])  # the own masks and the motion pathway's RGB inputs
     gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
@@ -120,8 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_train_config(args.config, args.set)
-    # the view-synthesis objective on the given masks; the turn term reads no masks
-    loss_cfg = dataclasses.replace(cfg.loss, rotation_consistency_weight=0.0)
+    loss_cfg = cfg.loss
     loaded = load_model(args.checkpoint, device="cpu")
     model, channel = loaded.model.eval(), loaded.foreground_channel or 1
     if args.own_frame_masks:

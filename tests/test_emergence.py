@@ -50,9 +50,10 @@ def test_stop_at_step_ends_the_run_without_changing_the_schedule(tmp_path):
 # Steps of the regression run and the factor over the no-model guess it must reach. A broken
 # loss, warp, data pipeline or channel choice leaves the IoU at or below the guess (0.05–0.12
 # in runs that did not emerge). Measured with the default config (batch 4, motion 64×64,
-# weight average, two segments, frame gap 1, quarter-scale logits), seed 0: this test's own
-# run 0.712 at 600 steps (guess 0.219), 3 minutes on an idle 2-core Zen 4; 1/8-scale logits
-# 0.692 (1.5 minutes on a fast 2-core CPU); with frame gaps 1–3 0.654;
+# weight average, two segments, frame gap 1, quarter-scale logits, centred stride-2 convs;
+# the turn term starts after these steps), seed 0: this test's own run 0.629 at 600 steps
+# (guess 0.219), 3.3 minutes on an idle 2-core Zen 4; with 3×3 stride-2 convs 0.712;
+# 1/8-scale logits 0.692 (1.5 minutes on a fast 2-core CPU); with frame gaps 1–3 0.654;
 # with the earlier five segments 0.669, 21 minutes on a slow 2-core CPU shared with another
 # test run.
 REGRESSION_STEPS = 600
