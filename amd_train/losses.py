@@ -79,8 +79,7 @@ class LossConfig:
             every pixel and the softmax's gradient to the emptied channels vanished; this
             keeps them alive.
         usage_floor: 0 = penalise any departure from even usage (KL); > 0 = penalise only
-            segments whose share of the batch falls below this (see the penalty);
-            ``synthetic.yaml`` keeps every segment above 0.1 against the turn term.
+            segments whose share of the batch falls below this (see the penalty).
         flow_fit_weight: weight of :func:`~amd_train.segment_terms.segment_flow_fit`: a
             k-means term that moves the masks' pixels into the segment whose mean flow is
             closest to theirs, fitted to the motion pathway's mask-free per-pixel flow
@@ -105,16 +104,12 @@ class LossConfig:
             the appearance pathway turned by 180°, and its masks must turn with it. A
             label-free constraint on where an outline lies, which the view-synthesis loss
             pins only weakly (not in the paper). Needs ``model.small_centred_downsampling``.
-            0 = off (``synthetic.yaml``: 0.05 from step 1000). Measured at 0.05 from step
-            1000: on the default world the masks moved from 1–1.5 px off the objects to 0.4
-            px and the 15-minute IoU rose from 0.824 to 0.880; on
-            ``benchmarks/foreign_world.py`` it emptied the object segment (an empty segment
-            turns with any image) and the IoU fell to 0.13, unless a floor on each segment's
-            share (``usage_floor`` 0.1, ``usage_weight`` 0.1) holds it: 0.677.
+            0 = off (``synthetic.yaml``: 0.05 from step 1000, with a floor of 0.1 on each
+            segment's share, without which it emptied the object segment on
+            ``benchmarks/foreign_world.py``; measured in ``benchmarks/README.md``).
         rotation_consistency_start_step: the turn term counts from this optimizer step on
-            (:meth:`at_step`). From step 0 (weight 0.1) the untrained net, far from turning
-            with the image, settled on one fixed mask symmetric under the turn, whatever the
-            image (measured: held-out IoU at the no-model guess for 1300 steps).
+            (:meth:`at_step`). From step 0 the untrained net settled on one fixed mask
+            symmetric under the turn, whatever the image (IoU at the guess for 1300 steps).
         rotation_consistency_form: ``pixels`` (every pixel's masks) or ``centroids`` (only
             where each segment lies, which an empty segment cannot game); see
             :func:`~amd_train.segment_terms.rotation_consistency`.
@@ -198,6 +193,16 @@ class LossConfig:
     def needs_masks(self) -> bool:
         """Whether a term reads the segment masks (the segment terms of ``objective.py``)."""
         return self.usage_weight > 0 or self.flow_fit_weight > 0 or self.mask_entropy_weight > 0
+
+    def without_mask_terms(self) -> LossConfig:
+        """The view-synthesis objective alone: every term on the masks themselves at 0."""
+        return replace(
+            self,
+            usage_weight=0.0,
+            flow_fit_weight=0.0,
+            mask_entropy_weight=0.0,
+            rotation_consistency_weight=0.0,
+        )
 
 
 def ssim_distance(x: Tensor, y: Tensor) -> Tensor:

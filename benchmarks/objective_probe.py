@@ -15,7 +15,6 @@ build the probe masks).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -68,13 +67,7 @@ def pair_losses(
     The loss is the view-synthesis objective alone: the terms on the masks themselves
     (usage floor, flow fit, entropy, turn consistency) are set to 0, since they judge a
     net's predictions, not where a given mask lies."""
-    loss_cfg = dataclasses.replace(
-        loss_cfg,
-        usage_weight=0.0,
-        flow_fit_weight=0.0,
-        mask_entropy_weight=0.0,
-        rotation_consistency_weight=0.0,
-    )
+    loss_cfg = loss_cfg.without_mask_terms()
     x = frames_to_tensor(frames, None, "cpu")
     out = model(x[:-gap], x[gap:])  # the own masks and the motion pathway's RGB inputs
     gt = torch.from_numpy(np.stack(gts).astype(np.float32))[:, None]
